@@ -1,0 +1,106 @@
+"""Settings of the hub, read once from the environment and `.env` (pydantic-settings).
+
+Every configurable value of the hub lives here, in one place; the pipelines and the API read
+`get_settings()`. Secrets are `SecretStr`, so they never print in a repr, a log or an error.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from functools import lru_cache
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Role = Literal["reader", "operator"]
+
+CHROMIUM_ARGS: tuple[str, ...] = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+"""Flags for Debian's Chromium on a machine with no outside network (see DESIGN.md)."""
+
+
+class Settings(BaseSettings):
+    """All hub settings; environment variable names are the field names in upper case."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/hub"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    dagster_postgres_url: str = "postgresql+psycopg2://postgres@127.0.0.1:5432/hub_dagster"
+    dagster_graphql_url: str = "http://127.0.0.1:3000/graphql"
+
+    vima_base_url: str = "http://127.0.0.1:8081"
+    vima_api_key: SecretStr = SecretStr("")
+    vima_basic_user: str = ""
+
+    payshack_base_url: str = "http://127.0.0.1:8082"
+    payshack_email: str = ""
+    payshack_password: SecretStr = SecretStr("")
+
+    hub_timezone: str = "UTC"
+    hub_start_date: date = date(2026, 1, 1)
+    hub_chromium_path: str | None = None
+    hub_secret_key: SecretStr = SecretStr("")
+    hub_api_keys: SecretStr = SecretStr("")
+    hub_client_project_map: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=lambda: {"91G_TECH_PVT_LTD": "91game", "CRSL_GAMING_LLP": "caroussel"}
+    )
+    hub_log_level: str = "INFO"
+    hub_log_json: bool = True
+
+    @field_validator("hub_client_project_map", mode="before")
+    @classmethod
+    def _parse_map(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                parsed = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(
+                    f"HUB_CLIENT_PROJECT_MAP must be a JSON object, e.g. "
+                    f'{{"91G_TECH_PVT_LTD": "91game"}}: {exc.msg}'
+                ) from None
+            return parsed
+        return value
+
+    @field_validator("dagster_postgres_url")
+    @classmethod
+    def _dagster_url_uses_psycopg2(cls, value: str) -> str:
+        # dagster-postgres issues `NOTIFY run_events, $1`, which psycopg 3 rejects; SQLAlchemy 2.1
+        # maps a bare `postgresql://` to psycopg 3, so the driver must be named.
+        if value.startswith(("postgresql://", "postgres://")):
+            return "postgresql+psycopg2://" + value.split("://", 1)[1]
+        return value
+
+    def api_key_roles(self) -> dict[str, Role]:
+        """Parse `HUB_API_KEYS` (`key1:reader,key2:operator`) into a key -> role map."""
+        return parse_api_keys(self.hub_api_keys.get_secret_value())
+
+
+def parse_api_keys(spec: str) -> dict[str, Role]:
+    """Parse `key1:reader,key2:operator`; a key without a role is a reader.
+
+    Raises `ValueError` (naming the position, never the key) for an unknown role.
+    """
+    keys: dict[str, Role] = {}
+    for index, item in enumerate(filter(None, (part.strip() for part in spec.split(","))), 1):
+        key, _, role = item.partition(":")
+        role = role.strip() or "reader"
+        if role not in ("reader", "operator"):
+            raise ValueError(f"HUB_API_KEYS entry {index}: unknown role {role!r}")
+        keys[key.strip()] = role  # type: ignore[assignment]
+    return keys
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (cached; tests call `get_settings.cache_clear()`)."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""The hub's Dagster code location: provider ingestion, reconciliation and metrics assets."""

@@ -1,0 +1,161 @@
+"""Test-wide setup: real PostgreSQL and Redis, a fresh database per test session.
+
+Environment variables are set here, before any hub module reads its settings, so every test
+talks to throw-away databases (`hub_test_<pid>`, `hub_test_dagster_<pid>`) and Redis db 15.
+A service that is down is a failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+_PID = os.getpid()
+_PG = os.environ.get("HUB_TEST_PG", "postgres@127.0.0.1:5432")
+
+os.environ.update(
+    {
+        "DATABASE_URL": f"postgresql+psycopg://{_PG}/hub_test_{_PID}",
+        "DAGSTER_POSTGRES_URL": f"postgresql+psycopg2://{_PG}/hub_test_dagster_{_PID}",
+        "REDIS_URL": os.environ.get("HUB_TEST_REDIS", "redis://127.0.0.1:6379/15"),
+        "HUB_API_KEYS": "test-reader-key:reader,test-operator-key:operator",
+        "VIMA_API_KEY": "vima-test-key-S3CRET",
+        "PAYSHACK_EMAIL": "ops@example.test",
+        "PAYSHACK_PASSWORD": "payshack-test-PASSW0RD",
+        "HUB_SECRET_KEY": "test-secret-key-for-session-encryption",
+        "HUB_LOG_LEVEL": "INFO",
+        "HUB_LOG_JSON": "true",
+        "DAGSTER_GRAPHQL_URL": "http://127.0.0.1:9/graphql",  # nothing listens: Dagster 'down'
+    }
+)
+os.environ.setdefault("HUB_CHROMIUM_PATH", "/usr/bin/chromium")
+
+from sqlalchemy import Engine, text  # noqa: E402
+
+from hub_core import db, migrate  # noqa: E402
+from hub_core.settings import get_settings  # noqa: E402
+from hub_core.tables import metadata  # noqa: E402
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def drop_database(url: str) -> None:
+    """Drop the database named in `url`, disconnecting its sessions."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    target = make_url(url)
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """A freshly created, migrated hub database for this test session."""
+    url = get_settings().database_url
+    drop_database(url)
+    migrate.upgrade(url)
+    yield url
+    db.get_engine(url).dispose()
+    drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Engine:
+    """The session's engine on the hub tables."""
+    return db.get_engine(database_url)
+
+
+@pytest.fixture
+def clean_db(engine: Engine) -> Engine:
+    """The hub tables, emptied before the test."""
+    names = ", ".join(t.name for t in metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY"))
+    return engine
+
+
+@pytest.fixture
+def redis_client():
+    """Redis db 15, flushed before and after the test."""
+    import redis
+
+    client = redis.Redis.from_url(get_settings().redis_url)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def dagster_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A DAGSTER_HOME with the repository's dagster.yaml and its own PostgreSQL database."""
+    home = tmp_path_factory.mktemp("dagster_home")
+    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+    url = get_settings().dagster_postgres_url
+    drop_database(url)
+    db.ensure_database(url)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+@pytest.fixture(scope="session")
+def dagster_webserver(dagster_home: Path) -> Iterator[str]:
+    """A real `dagster-webserver` on a free port; yields its GraphQL URL."""
+    port = free_port()
+    log = (dagster_home / "webserver.log").open("w")
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("dagster-webserver")),
+            "-w",
+            str(ROOT / "workspace.yaml"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        cwd=ROOT,
+        env={**os.environ, "DAGSTER_HOME": str(dagster_home)},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/graphql"
+    import httpx
+
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"dagster-webserver exited: {(dagster_home / 'webserver.log').read_text()[-2000:]}"
+            )
+        try:
+            if httpx.post(url, json={"query": "{ version }"}, timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    else:
+        process.kill()
+        raise RuntimeError("dagster-webserver did not answer within 90 s")
+    yield url
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()

@@ -1,0 +1,73 @@
+"""Secrets never reach a log line."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hub_core.logging import (
+    build_formatter,
+    configure_logging,
+    get_logger,
+    mask_secrets,
+    mask_value,
+)
+
+SECRET = "SECRET123abc"
+
+
+@pytest.fixture
+def captured() -> Iterator[io.StringIO]:
+    """Hub log lines written to a buffer through the hub's own formatter."""
+    configure_logging("INFO", json=True)
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(build_formatter(json=True))
+    logging.getLogger().addHandler(handler)
+    yield buffer
+    logging.getLogger().removeHandler(handler)
+
+
+def _lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def test_structlog_line_masks_apikey_in_url(captured: io.StringIO) -> None:
+    get_logger("test").info("fetching", url=f"http://vima/op?apikey={SECRET}&count=5")
+    out = captured.getvalue()
+    assert SECRET not in out
+    (line,) = [entry for entry in _lines(out) if entry.get("event") == "fetching"]
+    assert line["url"] == "http://vima/op?apikey=***&count=5"
+
+
+def test_stdlib_logger_is_masked_too(captured: io.StringIO) -> None:
+    logging.getLogger("httpx").info('HTTP Request: GET http://v/op?count=5&apikey=%s "200"', SECRET)
+    out = captured.getvalue()
+    assert SECRET not in out
+    assert "apikey=***" in out
+
+
+def test_secret_fields_and_headers_are_masked() -> None:
+    masked = mask_value(
+        {
+            "password": SECRET,
+            "headers": {"Authorization": f"Bearer {SECRET}"},
+            "note": f'{{"token": "{SECRET}"}}',
+            "url": f"postgresql://user:{SECRET}@db/hub",
+            "count": 5,
+        }
+    )
+    assert SECRET not in json.dumps(masked)
+    assert masked["count"] == 5
+    assert mask_secrets(f"Authorization: Basic {SECRET}") == "Authorization: Basic ***"
+
+
+@given(st.text(alphabet=st.characters(whitelist_categories=("Ll", "Lu", "Nd")), min_size=4))
+def test_any_apikey_value_is_masked(secret: str) -> None:
+    assert secret not in mask_secrets(f"GET /op?project=p&apikey={secret}").split("apikey=")[1]

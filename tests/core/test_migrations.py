@@ -1,0 +1,144 @@
+"""Alembic history up and down on a freshly created database; partitions of `transactions`."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError
+
+from hub_core import db, migrate
+from hub_core.tables import metadata
+from tests.conftest import drop_database
+
+
+@pytest.fixture
+def fresh_url(database_url: str) -> str:
+    url = make_url(database_url).set(database=f"{make_url(database_url).database}_mig")
+    rendered = url.render_as_string(hide_password=False)
+    drop_database(rendered)
+    yield rendered
+    drop_database(rendered)
+
+
+def _partitions(engine: Engine) -> set[str]:
+    with engine.connect() as conn:
+        return set(
+            conn.execute(
+                text(
+                    "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                    "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'transactions'"
+                )
+            ).scalars()
+        )
+
+
+def test_upgrade_creates_every_table_and_downgrade_removes_them(fresh_url: str) -> None:
+    migrate.upgrade(fresh_url)  # creates the database too
+    engine = create_engine(fresh_url)
+    try:
+        tables = set(inspect(engine).get_table_names())
+        assert {t.name for t in metadata.sorted_tables} <= tables
+        with engine.connect() as conn:
+            strategy = conn.execute(
+                text(
+                    "SELECT partstrat FROM pg_partitioned_table pt "
+                    "JOIN pg_class c ON c.oid = pt.partrelid WHERE c.relname = 'transactions'"
+                )
+            ).scalar()
+        assert strategy == "r"  # RANGE
+        today = datetime.now(UTC).date()
+        assert db.partition_name(today) in _partitions(engine)
+
+        migrate.downgrade(fresh_url)
+        remaining = set(inspect(engine).get_table_names()) - {"alembic_version"}
+        assert remaining == set()
+
+        migrate.upgrade(fresh_url)  # and up again
+        assert {t.name for t in metadata.sorted_tables} <= set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_months_between_spans_year_boundaries() -> None:
+    months = db.months_between(date(2025, 11, 15), date(2026, 2, 1))
+    assert months == [date(2025, 11, 1), date(2025, 12, 1), date(2026, 1, 1), date(2026, 2, 1)]
+    assert db.months_between(date(2026, 3, 1), date(2026, 2, 1)) == []
+    assert db.partition_name(date(2026, 1, 31)) == "transactions_y2026m01"
+
+
+def test_ensure_month_partitions_creates_exactly_the_missing_months(fresh_url: str) -> None:
+    migrate.upgrade(fresh_url)
+    engine = create_engine(fresh_url)
+    try:
+        today = datetime.now(UTC).date()
+        start = date(today.year - 2, today.month, 1)
+        before = _partitions(engine)
+        expected = {db.partition_name(m) for m in db.months_between(start, today)} - before
+        assert len(expected) == 24  # two years back; the current month exists already
+        with engine.begin() as conn:
+            created = db.ensure_month_partitions(conn, start, today)
+        assert set(created) == expected
+        assert _partitions(engine) == before | expected
+        with engine.begin() as conn:
+            assert db.ensure_month_partitions(conn, start, today) == []
+    finally:
+        engine.dispose()
+
+
+def test_ensure_month_partitions_is_safe_concurrently(fresh_url: str) -> None:
+    migrate.upgrade(fresh_url)
+    engine = create_engine(fresh_url, pool_size=8)
+    start, end = date(2020, 1, 1), date(2020, 12, 31)
+    results: list[list[str]] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def worker() -> None:
+        try:
+            barrier.wait()
+            with engine.begin() as conn:
+                results.append(db.ensure_month_partitions(conn, start, end))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    engine.dispose()
+    assert errors == []
+    created = [name for result in results for name in result]
+    assert sorted(created) == sorted(db.partition_name(m) for m in db.months_between(start, end))
+
+
+def test_insert_without_partition_is_a_clear_error(engine: Engine) -> None:
+    row = {
+        "id": "00000000-0000-0000-0000-000000000001",
+        "source": "vima",
+        "source_id": "1",
+        "direction": "payin",
+        "amount": 1,
+        "currency": "INR",
+        "status": "success",
+        "original_status": "success",
+        "created_at": datetime(1999, 1, 15, tzinfo=UTC),
+        "data_hash": "x",
+    }
+    from hub_core.tables import transactions
+
+    with pytest.raises(DBAPIError, match="no partition of relation"), engine.begin() as conn:
+        conn.execute(transactions.insert(), row)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM transactions")).scalar() == 0
+
+
+def test_ensure_database_reports_creation(fresh_url: str) -> None:
+    assert db.ensure_database(fresh_url) is True
+    assert db.ensure_database(fresh_url) is False
+    with pytest.raises(ValueError, match="names no database"):
+        db.ensure_database("postgresql+psycopg://postgres@127.0.0.1:5432")

@@ -1,0 +1,85 @@
+"""Settings parsing and the `.env.example` that documents them."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+import pytest
+
+from hub_core.money import currency_exponent, major_to_minor, minor_to_major, to_decimal
+from hub_core.settings import Settings, parse_api_keys
+from hub_core.timeutil import day_bounds, isoformat_z, parse_utc
+from tests.conftest import ROOT
+
+
+def test_every_setting_is_documented_in_env_example() -> None:
+    documented = set(
+        re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.M)
+    )
+    fields = {name.upper() for name in Settings.model_fields}
+    assert fields <= documented, fields - documented
+
+
+def test_api_keys_parse_roles() -> None:
+    assert parse_api_keys("a:reader, b:operator,c") == {
+        "a": "reader",
+        "b": "operator",
+        "c": "reader",
+    }
+    with pytest.raises(ValueError, match="entry 1: unknown role 'admin'") as info:
+        parse_api_keys("topsecret:admin")
+    assert "topsecret" not in str(info.value)
+
+
+def test_dagster_url_gets_psycopg2_driver() -> None:
+    s = Settings(dagster_postgres_url="postgresql://u@h/d")
+    assert s.dagster_postgres_url == "postgresql+psycopg2://u@h/d"
+
+
+def test_client_project_map_from_json_and_bad_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUB_CLIENT_PROJECT_MAP", '{"A_LTD": "a"}')
+    assert Settings().hub_client_project_map == {"A_LTD": "a"}
+    monkeypatch.setenv("HUB_CLIENT_PROJECT_MAP", "{not json")
+    with pytest.raises(ValueError, match="HUB_CLIENT_PROJECT_MAP must be a JSON object"):
+        Settings()
+
+
+def test_secrets_do_not_show_in_repr() -> None:
+    s = Settings(vima_api_key="k-SECRET", payshack_password="p-SECRET")
+    assert "SECRET" not in repr(s)
+
+
+@pytest.mark.parametrize(
+    ("value", "currency", "expected"),
+    [(150050, "INR", Decimal("1500.50")), (1500, "JPY", Decimal("1500")),
+     (1500, "KWD", Decimal("1.500")), ("7", "usd", Decimal("0.07"))],
+)  # fmt: skip
+def test_minor_to_major(value: int | str, currency: str, expected: Decimal) -> None:
+    assert minor_to_major(value, currency) == expected
+    assert major_to_minor(expected, currency) == int(value)
+
+
+def test_money_rejects_garbage() -> None:
+    assert currency_exponent("XYZ") == 2
+    for bad in ("1.5", "abc", "NaN"):
+        with pytest.raises(ValueError):
+            minor_to_major(bad, "INR")
+    for bad in (None, True, "x", "inf"):
+        with pytest.raises(ValueError):
+            to_decimal(bad)
+    assert to_decimal(0.1) == Decimal("0.1")
+    with pytest.raises(ValueError, match="more decimals"):
+        major_to_minor(Decimal("1.001"), "INR")
+
+
+def test_time_helpers() -> None:
+    assert isoformat_z(parse_utc("2026-01-15T21:16:46+05:30")) == "2026-01-15T15:46:46.000Z"
+    assert parse_utc("2026-01-15T15:46:20.195Z").tzinfo is not None
+    assert parse_utc("2026-01-15 15:46:20").utcoffset().total_seconds() == 0
+    for bad in ("", "yesterday", None):
+        with pytest.raises(ValueError):
+            parse_utc(bad)  # type: ignore[arg-type]
+    start, end = day_bounds(parse_utc("2026-01-15T00:00:00Z").date(), "Asia/Kolkata")
+    assert isoformat_z(start) == "2026-01-14T18:30:00.000Z"
+    assert (end - start).total_seconds() == 86400
