@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from functools import lru_cache
 
+import orjson
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -12,11 +13,21 @@ from sqlalchemy.engine import make_url
 _PARTITION_LOCK_ID = 0x7A4B_0001
 
 
+def _json_dumps(value: object) -> str:
+    return orjson.dumps(value, default=str).decode()
+
+
 @lru_cache(maxsize=8)
 def get_engine(url: str) -> Engine:
-    """A pooled engine for `url` (one per URL per process)."""
+    """A pooled engine for `url` (one per URL per process); JSON columns use orjson."""
     return create_engine(
-        url, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args={"connect_timeout": 5}
+        url,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=5,
+        connect_args={"connect_timeout": 5},
+        json_serializer=_json_dumps,
+        json_deserializer=orjson.loads,
     )
 
 

@@ -102,11 +102,36 @@ def build_formatter(json: bool = True) -> logging.Formatter:
     )
 
 
+def _install_masking_record_factory() -> None:
+    """Mask every stdlib log record at creation, so that no handler (pytest's, Dagster's, a
+    third party's) ever sees a secret in a message."""
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "_hub_masking", False):
+        return
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed format string: leave it to the handler to report
+            return record
+        masked = mask_secrets(message)
+        if masked != message or record.args:
+            record.msg, record.args = masked, ()
+        return record
+
+    factory._hub_masking = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
+
+
 def configure_logging(level: str = "INFO", json: bool = True) -> None:
     """Configure structlog and the standard library once per process (later calls are no-ops)."""
     global _configured
     if _configured:
         return
+    _install_masking_record_factory()
+    # One line per HTTP request is noise at INFO (and would carry URLs); warnings still show.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     structlog.configure(
         processors=[*_shared_processors(), structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),

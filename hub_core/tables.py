@@ -60,6 +60,7 @@ raw_vima_operations = Table(
     Column("project", Text),
     Column("created_at", _tz()),
     Column("modified_at", _tz()),
+    Column("partition_key", Text),  # the partition that fetched it (rows without a valid time)
     Column("payload", JSONB, nullable=False),
     Column("data_hash", Text, nullable=False),
     Column("fetched_at", _tz(), nullable=False, server_default=func.now()),
@@ -76,6 +77,7 @@ raw_payshack_transactions = Table(
     Column("client_name", Text),
     Column("created_at", _tz()),
     Column("modified_at", _tz()),
+    Column("partition_key", Text),  # the partition that fetched it (rows without a valid time)
     Column("payload", JSONB, nullable=False),
     Column("data_hash", Text, nullable=False),
     Column("fetched_at", _tz(), nullable=False, server_default=func.now()),

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import uuid
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
+
+_ID_NAMESPACE = uuid.UUID("6f1c8e52-3d0a-4b7e-9a51-0c4d2b9e7f10")
 
 
 class Source(StrEnum):
@@ -99,6 +103,37 @@ class Transaction:
         """The record as a `transactions` row (column name -> value)."""
         return asdict(self)
 
+    def business_hash(self) -> str:
+        """Hash of the normalized business fields (not raw payload, ids or fetch times)."""
+        parts = [_hash_part(getattr(self, name)) for name in HASHED_FIELDS]
+        return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
+
+    def finalize(self) -> Transaction:
+        """Fill the derived `id` and `data_hash`; returns self."""
+        self.id = transaction_id(self.source, self.source_id)
+        self.data_hash = self.business_hash()
+        return self
+
+
+def transaction_id(source: str, source_id: str) -> str:
+    """Deterministic UUID of a transaction from its source and source id."""
+    return str(uuid.uuid5(_ID_NAMESPACE, f"{source}:{source_id}"))
+
+
+def _hash_part(value: object) -> str:
+    if value is None:
+        return "\x00"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    return str(value)
+
 
 TRANSACTION_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Transaction))
 """Column names of `transactions` carried by `Transaction` (all but `ingested_at`)."""
+
+HASHED_FIELDS: tuple[str, ...] = tuple(
+    name for name in TRANSACTION_FIELDS if name not in ("id", "raw_data", "data_hash")
+)
+"""Fields whose change makes a transaction row different (`data_hash`)."""

@@ -6,15 +6,21 @@ from dagster import Definitions
 
 from hub_core.logging import configure_logging
 from hub_core.settings import get_settings
-from hub_pipelines.resources import RedisResource, WarehouseResource
+from hub_pipelines.assets.vima import vima_operations, vima_transactions
+from hub_pipelines.jobs import vima_sync_job
+from hub_pipelines.resources import RedisResource, VimaResource, WarehouseResource
+from hub_pipelines.schedules import vima_schedules
 
 _settings = get_settings()
 configure_logging(_settings.hub_log_level, _settings.hub_log_json)
 
 defs = Definitions(
-    assets=[],
+    assets=[vima_operations, vima_transactions],
+    jobs=[vima_sync_job],
+    schedules=[*vima_schedules],
     resources={
         "warehouse": WarehouseResource(),
         "redis": RedisResource(),
+        "vima": VimaResource(),
     },
 )

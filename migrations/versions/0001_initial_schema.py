@@ -92,6 +92,7 @@ def upgrade() -> None:
         sa.Column("client_name", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("modified_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("partition_key", sa.Text(), nullable=True),
         sa.Column("payload", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("data_hash", sa.Text(), nullable=False),
         sa.Column(
@@ -119,6 +120,7 @@ def upgrade() -> None:
         sa.Column("project", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("modified_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("partition_key", sa.Text(), nullable=True),
         sa.Column("payload", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("data_hash", sa.Text(), nullable=False),
         sa.Column(

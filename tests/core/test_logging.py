@@ -47,7 +47,9 @@ def test_structlog_line_masks_apikey_in_url(captured: io.StringIO) -> None:
 
 
 def test_stdlib_logger_is_masked_too(captured: io.StringIO) -> None:
-    logging.getLogger("httpx").info('HTTP Request: GET http://v/op?count=5&apikey=%s "200"', SECRET)
+    logging.getLogger("hub.test").info(
+        'HTTP Request: GET http://v/op?count=5&apikey=%s "200"', SECRET
+    )
     out = captured.getvalue()
     assert SECRET not in out
     assert "apikey=***" in out
@@ -71,3 +73,13 @@ def test_secret_fields_and_headers_are_masked() -> None:
 @given(st.text(alphabet=st.characters(whitelist_categories=("Ll", "Lu", "Nd")), min_size=4))
 def test_any_apikey_value_is_masked(secret: str) -> None:
     assert secret not in mask_secrets(f"GET /op?project=p&apikey={secret}").split("apikey=")[1]
+
+
+def test_every_handler_sees_masked_records(
+    captured: io.StringIO, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO):
+        logging.getLogger("third.party").warning("login with password=%s failed", SECRET)
+    (record,) = [r for r in caplog.records if r.name == "third.party"]
+    assert record.getMessage() == "login with password=*** failed"
+    assert SECRET not in caplog.text

@@ -1,0 +1,25 @@
+"""Jobs: one per source, tagged `hub/source` so the instance runs one at a time per source."""
+
+from __future__ import annotations
+
+from dagster import AssetSelection, define_asset_job
+
+from hub_core.types import Source
+from hub_pipelines.assets.vima import vima_operations, vima_transactions
+from hub_pipelines.partitions import daily_partitions
+
+SOURCE_TAG = "hub/source"
+
+
+def source_tags(source: Source) -> dict[str, str]:
+    """Run tags of a source's job (the concurrency key of dagster.yaml)."""
+    return {SOURCE_TAG: source.value}
+
+
+vima_sync_job = define_asset_job(
+    name="vima_sync",
+    selection=AssetSelection.assets(vima_operations, vima_transactions),
+    partitions_def=daily_partitions,
+    tags=source_tags(Source.VIMA),
+    description="Fetch Vima operations of a day and normalize them into transactions.",
+)

@@ -1,0 +1,53 @@
+"""`sync_state` bookkeeping around an ingestion run: running, then idle or failed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+
+from hub_core.types import Source, SyncStatus
+from hub_pipelines.warehouse import set_sync_state
+
+
+@dataclass(slots=True)
+class SyncOutcome:
+    """What the run reports on success."""
+
+    records: int = 0
+    cursors: dict[str, str | None] = field(default_factory=dict)
+
+
+@contextmanager
+def tracked_sync(
+    engine: Engine, source: Source, run_id: str, partition_key: str
+) -> Iterator[SyncOutcome]:
+    """Mark `source` running, then idle with the outcome, or failed with the (masked) error."""
+    with engine.begin() as conn:
+        set_sync_state(conn, source, SyncStatus.RUNNING, run_id=run_id, partition_key=partition_key)
+    outcome = SyncOutcome()
+    try:
+        yield outcome
+    except BaseException as exc:
+        with engine.begin() as conn:
+            set_sync_state(
+                conn,
+                source,
+                SyncStatus.FAILED,
+                run_id=run_id,
+                partition_key=partition_key,
+                error=f"{type(exc).__name__}: {exc}",
+            )
+        raise
+    with engine.begin() as conn:
+        set_sync_state(
+            conn,
+            source,
+            SyncStatus.IDLE,
+            run_id=run_id,
+            partition_key=partition_key,
+            last_cursor=outcome.cursors,
+            records=outcome.records,
+        )

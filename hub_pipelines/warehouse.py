@@ -1,0 +1,320 @@
+"""Writes to the hub tables: raw upserts, transaction upserts, checkpoints, sync state.
+
+Every write is idempotent: upserts only touch a row whose content hash changed, so re-running
+a partition over unchanged data writes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, literal_column, select, text
+from sqlalchemy.dialects.postgresql import insert
+
+from hub_core.db import ensure_month_partitions
+from hub_core.logging import mask_value
+from hub_core.tables import (
+    ingest_checkpoints,
+    raw_payshack_transactions,
+    raw_vima_operations,
+    sync_state,
+)
+from hub_core.timeutil import parse_utc, utc_now
+from hub_core.types import TRANSACTION_FIELDS, Source, SyncStatus, Transaction
+
+
+@dataclass(slots=True)
+class UpsertCounts:
+    """How many rows an upsert inserted, changed, or left as they were."""
+
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def add(self, other: UpsertCounts) -> None:
+        """Accumulate `other` into this count."""
+        self.new += other.new
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+
+    @property
+    def written(self) -> int:
+        """Rows inserted or changed."""
+        return self.new + self.updated
+
+
+def payload_hash(payload: Any) -> str:
+    """Stable content hash of a provider payload (key order does not matter)."""
+    return hashlib.blake2b(
+        orjson.dumps(payload, option=orjson.OPT_SORT_KEYS, default=str), digest_size=16
+    ).hexdigest()
+
+
+def _counts(rows: Sequence[Any], total: int) -> UpsertCounts:
+    new = sum(1 for row in rows if row[0])
+    return UpsertCounts(new=new, updated=len(rows) - new, unchanged=total - len(rows))
+
+
+def _optional_time(value: Any) -> datetime | None:
+    try:
+        return parse_utc(value) if value else None
+    except ValueError:
+        return None  # kept raw; the normalizer reports the bad field
+
+
+def _optional_int(value: Any) -> int | None:
+    text_value = str(value).strip() if value is not None else ""
+    return int(text_value) if text_value.isdigit() else None
+
+
+def upsert_raw_vima(
+    conn: Connection, operations: Sequence[dict[str, Any]], partition_key: str | None = None
+) -> UpsertCounts:
+    """Land Vima operations untouched in `raw_vima_operations`.
+
+    A row is replaced only by a version with a different payload that is not older (by
+    `operation_update_id`), so a replayed page never regresses newer data. Operations
+    without an id cannot be keyed and are skipped by the caller.
+    """
+    if not operations:
+        return UpsertCounts()
+    rows = {}
+    for op in operations:  # a page could repeat an id; the last (newest) version wins
+        rows[str(op["operation_id"])] = {
+            "operation_id": str(op["operation_id"]),
+            "operation_create_id": _optional_int(op.get("operation_create_id")),
+            "operation_update_id": _optional_int(op.get("operation_update_id")),
+            "project": op.get("project"),
+            "created_at": _optional_time(op.get("operation_created_at")),
+            "modified_at": _optional_time(op.get("operation_modified_at")),
+            "partition_key": partition_key,
+            "payload": op,
+            "data_hash": payload_hash(op),
+        }
+    stmt = insert(raw_vima_operations).values(list(rows.values()))
+    excluded = stmt.excluded
+    table = raw_vima_operations
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[table.c.operation_id],
+        set_={
+            "operation_create_id": excluded.operation_create_id,
+            "operation_update_id": excluded.operation_update_id,
+            "project": excluded.project,
+            "created_at": excluded.created_at,
+            "modified_at": excluded.modified_at,
+            "payload": excluded.payload,
+            "data_hash": excluded.data_hash,
+            "fetched_at": text("now()"),
+        },
+        where=(table.c.data_hash.is_distinct_from(excluded.data_hash))
+        & (
+            table.c.operation_update_id.is_(None)
+            | excluded.operation_update_id.is_(None)
+            | (excluded.operation_update_id >= table.c.operation_update_id)
+        ),
+    ).returning(literal_column("(xmax = 0)"))
+    return _counts(conn.execute(stmt).all(), len(rows))
+
+
+def upsert_raw_payshack(
+    conn: Connection, kind: str, rows_in: Sequence[dict[str, Any]], partition_key: str | None = None
+) -> UpsertCounts:
+    """Land PayShack rows untouched in `raw_payshack_transactions` keyed by (kind, txnId)."""
+    if not rows_in:
+        return UpsertCounts()
+    rows = {}
+    for row in rows_in:
+        rows[str(row["txnId"])] = {
+            "kind": kind,
+            "txn_id": str(row["txnId"]),
+            "order_id": row.get("orderId"),
+            "client_name": row.get("clientName"),
+            "created_at": _optional_time(row.get("createdAt")),
+            "modified_at": _optional_time(row.get("modifiedAt")),
+            "partition_key": partition_key,
+            "payload": row,
+            "data_hash": payload_hash(row),
+        }
+    table = raw_payshack_transactions
+    stmt = insert(table).values(list(rows.values()))
+    excluded = stmt.excluded
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[table.c.kind, table.c.txn_id],
+        set_={
+            "order_id": excluded.order_id,
+            "client_name": excluded.client_name,
+            "created_at": excluded.created_at,
+            "modified_at": excluded.modified_at,
+            "payload": excluded.payload,
+            "data_hash": excluded.data_hash,
+            "fetched_at": text("now()"),
+        },
+        where=table.c.data_hash.is_distinct_from(excluded.data_hash),
+    ).returning(literal_column("(xmax = 0)"))
+    return _counts(conn.execute(stmt).all(), len(rows))
+
+
+# -- transactions -------------------------------------------------------------------------------
+
+_STAGE = "_stage_transactions"
+_COLUMNS = (*TRANSACTION_FIELDS, "ingested_at")
+_UPDATABLE = [c for c in TRANSACTION_FIELDS if c not in ("id", "source", "source_id", "created_at")]
+
+
+def _stage_row(txn: Transaction, now: datetime) -> tuple[Any, ...]:
+    row = [getattr(txn, name) for name in TRANSACTION_FIELDS]
+    row[TRANSACTION_FIELDS.index("raw_data")] = orjson.dumps(txn.raw_data, default=str).decode()
+    row.append(now)
+    return tuple(row)
+
+
+def upsert_transactions(conn: Connection, txns: Iterable[Transaction]) -> UpsertCounts:
+    """Upsert normalized transactions in one statement per call, through a COPY-fed stage.
+
+    Monthly partitions for the rows' months are created first. Unchanged rows (same
+    `data_hash`) are not written.
+    """
+    batch = list(txns)
+    if not batch:
+        return UpsertCounts()
+    created = [txn.created_at for txn in batch]
+    ensure_month_partitions(conn, min(created).date(), max(created).date())
+    columns = ", ".join(_COLUMNS)
+    conn.execute(
+        text(
+            f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} "
+            f"(LIKE transactions INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+        )
+    )
+    conn.execute(text(f"TRUNCATE {_STAGE}"))
+    now = utc_now()
+    raw = conn.connection.driver_connection
+    with raw.cursor() as cursor, cursor.copy(f"COPY {_STAGE} ({columns}) FROM STDIN") as copy:
+        for txn in batch:
+            copy.write_row(_stage_row(txn, now))
+    updates = ", ".join(f"{c} = excluded.{c}" for c in _UPDATABLE)
+    key = "source, source_id, created_at"
+    # RETURNING cannot read xmax on a partitioned table: compare with the keys that existed
+    # before the statement (every CTE sees the same snapshot).
+    new, updated = conn.execute(
+        text(
+            f"WITH existing AS (SELECT {key} FROM {_STAGE} JOIN transactions USING ({key})), "
+            f"upserted AS (INSERT INTO transactions ({columns}) "
+            f"SELECT DISTINCT ON ({key}) {columns} FROM {_STAGE} ORDER BY {key} "
+            f"ON CONFLICT ({key}) DO UPDATE SET {updates}, ingested_at = excluded.ingested_at "
+            f"WHERE transactions.data_hash IS DISTINCT FROM excluded.data_hash "
+            f"RETURNING {key}) "
+            f"SELECT count(*) FILTER (WHERE e.source IS NULL), "
+            f"count(*) FILTER (WHERE e.source IS NOT NULL) "
+            f"FROM upserted u LEFT JOIN existing e USING ({key})"
+        )
+    ).one()
+    total = len({(t.source, t.source_id, t.created_at) for t in batch})
+    return UpsertCounts(new=new, updated=updated, unchanged=total - new - updated)
+
+
+def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """Lists of at most `size` items, in order."""
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+# -- checkpoints and sync state -----------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Checkpoint:
+    """Where a stream of a partition got to."""
+
+    cursor: str | None
+    page: int
+    rows: int
+    completed: bool
+
+
+def load_checkpoint(
+    conn: Connection, source: Source, stream: str, partition_key: str
+) -> Checkpoint | None:
+    """The stored checkpoint of (source, stream, partition), if any."""
+    t = ingest_checkpoints
+    row = conn.execute(
+        select(t.c.cursor, t.c.page, t.c.rows, t.c.completed).where(
+            t.c.source == source.value, t.c.stream == stream, t.c.partition_key == partition_key
+        )
+    ).first()
+    return Checkpoint(*row) if row else None
+
+
+def save_checkpoint(
+    conn: Connection,
+    source: Source,
+    stream: str,
+    partition_key: str,
+    checkpoint: Checkpoint,
+) -> None:
+    """Store the checkpoint, in the caller's transaction (the same as the rows it covers)."""
+    values = {
+        "source": source.value,
+        "stream": stream,
+        "partition_key": partition_key,
+        "cursor": checkpoint.cursor,
+        "page": checkpoint.page,
+        "rows": checkpoint.rows,
+        "completed": checkpoint.completed,
+        "updated_at": utc_now(),
+    }
+    stmt = insert(ingest_checkpoints).values(values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["source", "stream", "partition_key"],
+        set_={k: stmt.excluded[k] for k in ("cursor", "page", "rows", "completed", "updated_at")},
+    )
+    conn.execute(stmt)
+
+
+def set_sync_state(
+    conn: Connection,
+    source: Source,
+    status: SyncStatus,
+    *,
+    run_id: str | None = None,
+    partition_key: str | None = None,
+    last_cursor: dict[str, Any] | None = None,
+    records: int | None = None,
+    error: str | None = None,
+) -> None:
+    """Record a source's sync status for the API (start, success or failure).
+
+    The error text is masked: no API key, password or token reaches the table.
+    """
+    now = utc_now()
+    values: dict[str, Any] = {
+        "source": source.value,
+        "status": status.value,
+        "run_id": run_id,
+        "partition_key": partition_key,
+        "last_sync_at": now,
+        "updated_at": now,
+        "error_message": mask_value(error)[:2000] if error else None,
+    }
+    if last_cursor is not None:
+        values["last_cursor"] = last_cursor
+    if status is SyncStatus.IDLE:
+        values["last_successful_sync"] = now
+    if records is not None:
+        values["records_synced"] = records
+    stmt = insert(sync_state).values(values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["source"], set_={k: stmt.excluded[k] for k in values if k != "source"}
+    )
+    conn.execute(stmt)
