@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 from dagster import (
     DagsterInstance,
+    DagsterRunStatus,
     DefaultScheduleStatus,
     RunRequest,
     RunsFilter,
@@ -17,7 +18,6 @@ from dagster import (
 from dagster._core.definitions.unresolved_asset_job_definition import (
     UnresolvedAssetJobDefinition,
 )
-from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 
 from hub_core.settings import get_settings
 from hub_core.types import Source
@@ -49,12 +49,19 @@ def late_update_partition_keys(
     return [(today - timedelta(days=n)).isoformat() for n in range(days, 0, -1)]
 
 
+BUSY_STATUSES: tuple[DagsterRunStatus, ...] = (
+    DagsterRunStatus.QUEUED,
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+    DagsterRunStatus.CANCELING,
+)
+"""Run statuses that make a source busy (a NOT_STARTED run may be a crashed submission)."""
+
+
 def source_busy(instance: DagsterInstance, source: Source) -> bool:
     """Whether a run of `source` is queued, starting or running."""
     records = instance.get_run_records(
-        filters=RunsFilter(
-            tags={SOURCE_TAG: source.value}, statuses=list(IN_PROGRESS_RUN_STATUSES)
-        ),
+        filters=RunsFilter(tags={SOURCE_TAG: source.value}, statuses=list(BUSY_STATUSES)),
         limit=1,
     )
     return bool(records)

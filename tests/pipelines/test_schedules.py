@@ -1,0 +1,130 @@
+"""Schedules: which partitions a tick asks for, and skipping while a source is busy."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from dagster import (
+    DagsterInstance,
+    DagsterRunStatus,
+    RunRequest,
+    SkipReason,
+    build_schedule_context,
+    instance_for_test,
+)
+from dagster._core.test_utils import create_run_for_test
+
+from hub_pipelines.definitions import defs
+from hub_pipelines.schedules import (
+    BUSY_STATUSES,
+    late_update_partition_keys,
+    recent_partition_keys,
+    vima_schedules,
+)
+
+
+@pytest.mark.parametrize(
+    ("now", "timezone", "expected"),
+    [
+        (datetime(2026, 3, 10, 12, 0, tzinfo=UTC), "UTC", ["2026-03-10"]),
+        (datetime(2026, 3, 10, 1, 30, tzinfo=UTC), "UTC", ["2026-03-09", "2026-03-10"]),
+        (datetime(2026, 3, 10, 2, 59, tzinfo=UTC), "UTC", ["2026-03-09", "2026-03-10"]),
+        (datetime(2026, 3, 10, 3, 0, tzinfo=UTC), "UTC", ["2026-03-10"]),
+        # 20:00 UTC is 01:30 on the 11th in India: the Indian day has just begun
+        (datetime(2026, 3, 10, 20, 0, tzinfo=UTC), "Asia/Kolkata", ["2026-03-10", "2026-03-11"]),
+        (datetime(2026, 1, 1, 0, 5, tzinfo=UTC), "UTC", ["2025-12-31", "2026-01-01"]),
+    ],
+)
+def test_recent_partition_keys(now: datetime, timezone: str, expected: list[str]) -> None:
+    assert recent_partition_keys(now, timezone) == expected
+
+
+def test_late_update_keys_are_the_three_previous_days() -> None:
+    now = datetime(2026, 3, 1, 1, 30, tzinfo=UTC)
+    assert late_update_partition_keys(now, "UTC") == ["2026-02-26", "2026-02-27", "2026-02-28"]
+
+
+def _schedule(name: str):
+    return next(s for s in vima_schedules if s.name == name)
+
+
+@pytest.fixture
+def instance() -> Iterator[DagsterInstance]:
+    with instance_for_test() as test_instance:
+        yield test_instance
+
+
+def test_frequent_tick_requests_recent_partitions_and_skips_while_busy(
+    instance: DagsterInstance,
+) -> None:
+    schedule = _schedule("vima_every_5_minutes")
+    assert schedule.cron_schedule == "*/5 * * * *"
+    when = datetime(2026, 3, 10, 1, 0, tzinfo=UTC)
+    context = build_schedule_context(instance=instance, scheduled_execution_time=when)
+    requests = schedule(context)
+    assert [r.partition_key for r in requests] == ["2026-03-09", "2026-03-10"]
+    assert all(isinstance(r, RunRequest) and r.run_key is None for r in requests)
+
+    for status, busy in [
+        (DagsterRunStatus.SUCCESS, False),
+        (DagsterRunStatus.STARTED, True),
+        (DagsterRunStatus.STARTING, True),
+        (DagsterRunStatus.NOT_STARTED, False),
+        (DagsterRunStatus.FAILURE, False),
+    ]:
+        run = create_run_for_test(
+            instance, job_name="vima_sync", status=status, tags={"hub/source": "vima"}
+        )
+        result = schedule(build_schedule_context(instance=instance, scheduled_execution_time=when))
+        assert isinstance(result, SkipReason) is busy
+        instance.delete_run(run.run_id)
+    other = create_run_for_test(
+        instance, job_name="x", status=DagsterRunStatus.STARTED, tags={"hub/source": "payshack"}
+    )
+    assert not isinstance(
+        schedule(build_schedule_context(instance=instance, scheduled_execution_time=when)),
+        SkipReason,
+    )
+    instance.delete_run(other.run_id)
+
+
+def test_queued_runs_count_as_busy() -> None:
+    assert DagsterRunStatus.QUEUED in BUSY_STATUSES
+
+
+def test_late_update_tick_has_stable_run_keys(instance: DagsterInstance) -> None:
+    schedule = _schedule("vima_late_updates")
+    when = datetime(2026, 3, 10, 1, 30, tzinfo=UTC)
+    context = build_schedule_context(instance=instance, scheduled_execution_time=when)
+    requests = schedule(context)
+    assert [r.partition_key for r in requests] == ["2026-03-07", "2026-03-08", "2026-03-09"]
+    assert [r.run_key for r in requests] == [
+        "late-2026-03-07-2026-03-10",
+        "late-2026-03-08-2026-03-10",
+        "late-2026-03-09-2026-03-10",
+    ]
+
+
+def test_job_carries_the_source_tag_and_schedules_are_registered() -> None:
+    job = defs.resolve_job_def("vima_sync")
+    assert job.tags["hub/source"] == "vima"
+    names = {s.name for s in defs.schedules or []}
+    assert {"vima_every_5_minutes", "vima_late_updates"} <= names
+
+
+def test_instance_limits_one_run_per_source(dagster_home: Path) -> None:
+    instance = DagsterInstance.from_config(str(dagster_home))
+    try:
+        limits = instance.get_concurrency_config().run_queue_config.tag_concurrency_limits
+        assert {
+            "key": "hub/source",
+            "value": {"applyLimitPerUniqueValue": True},
+            "limit": 1,
+        } in limits
+        assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+    finally:
+        instance.dispose()
