@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     payshack_base_url: str = "http://127.0.0.1:8082"
     payshack_email: str = ""
     payshack_password: SecretStr = SecretStr("")
+    payshack_reader: Literal["api", "dom"] = "api"
+    payshack_session_ttl_seconds: int = 1500
 
     hub_timezone: str = "UTC"
     hub_start_date: date = date(2026, 1, 1)
@@ -54,6 +56,7 @@ class Settings(BaseSettings):
     hub_client_project_map: Annotated[dict[str, str], NoDecode] = Field(
         default_factory=lambda: {"91G_TECH_PVT_LTD": "91game", "CRSL_GAMING_LLP": "caroussel"}
     )
+    hub_artifacts_dir: str = ".hub/artifacts"
     hub_log_level: str = "INFO"
     hub_log_json: bool = True
 

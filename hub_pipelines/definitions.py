@@ -6,21 +6,28 @@ from dagster import Definitions
 
 from hub_core.logging import configure_logging
 from hub_core.settings import get_settings
+from hub_pipelines.assets.payshack import payshack_raw, payshack_transactions
 from hub_pipelines.assets.vima import vima_operations, vima_transactions
-from hub_pipelines.jobs import vima_sync_job
-from hub_pipelines.resources import RedisResource, VimaResource, WarehouseResource
-from hub_pipelines.schedules import vima_schedules
+from hub_pipelines.jobs import payshack_sync_job, vima_sync_job
+from hub_pipelines.resources import (
+    PayShackResource,
+    RedisResource,
+    VimaResource,
+    WarehouseResource,
+)
+from hub_pipelines.schedules import payshack_schedules, vima_schedules
 
 _settings = get_settings()
 configure_logging(_settings.hub_log_level, _settings.hub_log_json)
 
 defs = Definitions(
-    assets=[vima_operations, vima_transactions],
-    jobs=[vima_sync_job],
-    schedules=[*vima_schedules],
+    assets=[vima_operations, vima_transactions, payshack_raw, payshack_transactions],
+    jobs=[vima_sync_job, payshack_sync_job],
+    schedules=[*vima_schedules, *payshack_schedules],
     resources={
         "warehouse": WarehouseResource(),
         "redis": RedisResource(),
         "vima": VimaResource(),
+        "payshack": PayShackResource(),
     },
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dagster import AssetSelection, define_asset_job
 
 from hub_core.types import Source
+from hub_pipelines.assets.payshack import payshack_raw, payshack_transactions
 from hub_pipelines.assets.vima import vima_operations, vima_transactions
 from hub_pipelines.partitions import daily_partitions
 
@@ -22,4 +23,12 @@ vima_sync_job = define_asset_job(
     partitions_def=daily_partitions,
     tags=source_tags(Source.VIMA),
     description="Fetch Vima operations of a day and normalize them into transactions.",
+)
+
+payshack_sync_job = define_asset_job(
+    name="payshack_sync",
+    selection=AssetSelection.assets(payshack_raw, payshack_transactions),
+    partitions_def=daily_partitions,
+    tags=source_tags(Source.PAYSHACK),
+    description="Read PayShack pay-ins and pay-outs of a day and normalize them.",
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import redis
 from dagster import ConfigurableResource
@@ -13,6 +14,12 @@ from sqlalchemy import Connection, Engine
 
 from hub_core.db import get_engine
 from hub_core.settings import get_settings
+from hub_pipelines.sources.payshack.browser import (
+    BrowserConfig,
+    PayShackBrowser,
+    Reader,
+    SessionStore,
+)
 from hub_pipelines.sources.vima.client import RetryPolicy, VimaClient
 
 DATA_VERSION_KEY = "hub:data_version"
@@ -79,3 +86,39 @@ class VimaResource(ConfigurableResource):
                 max_attempts=self.max_attempts, max_total_seconds=self.max_retry_seconds
             ),
         )
+
+
+class PayShackResource(ConfigurableResource):
+    """The PayShack merchant dashboard, driven in Chromium. Credentials come from settings."""
+
+    base_url: str | None = Field(default=None, description="PAYSHACK_BASE_URL when unset.")
+    reader: str | None = Field(default=None, description="api or dom; PAYSHACK_READER when unset.")
+    timeout_ms: int = Field(default=30_000, description="Browser wait limit per step.")
+    headless: bool = Field(default=True, description="Run Chromium without a window.")
+
+    def effective_reader(self) -> Reader:
+        """The reader this run uses."""
+        reader = self.reader or get_settings().payshack_reader
+        if reader not in ("api", "dom"):
+            raise ValueError(f"PayShack reader must be 'api' or 'dom', got {reader!r}")
+        return reader  # type: ignore[return-value]
+
+    def browser(self, redis_client: redis.Redis) -> PayShackBrowser:
+        """A browser session (use it as a context manager: one Chromium per run)."""
+        settings = get_settings()
+        store = SessionStore(
+            redis_client,
+            email=settings.payshack_email,
+            secret_key=settings.hub_secret_key.get_secret_value(),
+            ttl_seconds=settings.payshack_session_ttl_seconds,
+        )
+        config = BrowserConfig(
+            base_url=self.base_url or settings.payshack_base_url,
+            email=settings.payshack_email,
+            password=settings.payshack_password.get_secret_value(),
+            chromium_path=settings.hub_chromium_path,
+            headless=self.headless,
+            timeout_ms=self.timeout_ms,
+            artifacts_dir=Path(settings.hub_artifacts_dir),
+        )
+        return PayShackBrowser(config, store)

@@ -21,7 +21,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
 
 from hub_core.settings import get_settings
 from hub_core.types import Source
-from hub_pipelines.jobs import SOURCE_TAG, vima_sync_job
+from hub_pipelines.jobs import SOURCE_TAG, payshack_sync_job, vima_sync_job
 
 EARLY_HOURS = 3
 """During the first hours of a day, yesterday's partition is synced too (late arrivals)."""
@@ -117,3 +117,4 @@ def build_source_schedules(
 
 
 vima_schedules = build_source_schedules(Source.VIMA, vima_sync_job, every_minutes=5)
+payshack_schedules = build_source_schedules(Source.PAYSHACK, payshack_sync_job, every_minutes=10)

@@ -26,6 +26,7 @@ from hub_core.tables import (
 )
 from hub_core.timeutil import parse_utc, utc_now
 from hub_core.types import TRANSACTION_FIELDS, Source, SyncStatus, Transaction
+from hub_pipelines.sources.payshack.normalize import parse_row_time
 
 
 @dataclass(slots=True)
@@ -63,6 +64,13 @@ def _counts(rows: Sequence[Any], total: int) -> UpsertCounts:
 def _optional_time(value: Any) -> datetime | None:
     try:
         return parse_utc(value) if value else None
+    except ValueError:
+        return None  # kept raw; the normalizer reports the bad field
+
+
+def _optional_row_time(value: Any) -> datetime | None:
+    try:
+        return parse_row_time(value) if value else None
     except ValueError:
         return None  # kept raw; the normalizer reports the bad field
 
@@ -134,8 +142,8 @@ def upsert_raw_payshack(
             "txn_id": str(row["txnId"]),
             "order_id": row.get("orderId"),
             "client_name": row.get("clientName"),
-            "created_at": _optional_time(row.get("createdAt")),
-            "modified_at": _optional_time(row.get("modifiedAt")),
+            "created_at": _optional_row_time(row.get("createdAt")),
+            "modified_at": _optional_row_time(row.get("modifiedAt")),
             "partition_key": partition_key,
             "payload": row,
             "data_hash": payload_hash(row),

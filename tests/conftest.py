@@ -1,7 +1,7 @@
 """Test-wide setup: real PostgreSQL and Redis, a fresh database per test session.
 
 Environment variables are set here, before any hub module reads its settings, so every test
-talks to throw-away databases (`hub_test_<pid>`, `hub_test_dagster_<pid>`) and Redis db 15.
+talks to throw-away databases (`hub_test_<pid>`, `hub_test_dagster_<pid>`) and a Redis db.
 A service that is down is a failure, never a skip.
 """
 
@@ -26,10 +26,11 @@ os.environ.update(
     {
         "DATABASE_URL": f"postgresql+psycopg://{_PG}/hub_test_{_PID}",
         "DAGSTER_POSTGRES_URL": f"postgresql+psycopg2://{_PG}/hub_test_dagster_{_PID}",
-        "REDIS_URL": os.environ.get("HUB_TEST_REDIS", "redis://127.0.0.1:6379/15"),
+        # Redis db 1..14 by process id, so parallel test runs on one machine do not collide.
+        "REDIS_URL": os.environ.get("HUB_TEST_REDIS", f"redis://127.0.0.1:6379/{1 + _PID % 14}"),
         "HUB_API_KEYS": "test-reader-key:reader,test-operator-key:operator",
         "VIMA_API_KEY": "vima-test-key-S3CRET",
-        "PAYSHACK_EMAIL": "ops@example.test",
+        "PAYSHACK_EMAIL": f"ops+{_PID}@example.test",
         "PAYSHACK_PASSWORD": "payshack-test-PASSW0RD",
         "HUB_SECRET_KEY": "test-secret-key-for-session-encryption",
         "HUB_LOG_LEVEL": "INFO",
@@ -93,7 +94,7 @@ def clean_db(engine: Engine) -> Engine:
 
 @pytest.fixture
 def redis_client():
-    """Redis db 15, flushed before and after the test."""
+    """The test Redis database, flushed before and after the test."""
     import redis
 
     client = redis.Redis.from_url(get_settings().redis_url)

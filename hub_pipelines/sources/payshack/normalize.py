@@ -154,13 +154,16 @@ def _time(
             raise MalformedRow(txn_id, field, "missing")
         return None
     try:
-        return parse_utc(value) if _looks_utc(value) else parse_ist_datetime(value)
+        return parse_row_time(value)
     except ValueError as exc:
         raise MalformedRow(txn_id, field, str(exc)) from None
 
 
-def _looks_utc(value: object) -> bool:
-    return isinstance(value, str) and value.strip().upper().endswith("Z")
+def parse_row_time(value: str) -> datetime:
+    """A row's time from either reader: ISO 8601 UTC (JSON) or a dashboard IST time."""
+    if isinstance(value, str) and value.strip().upper().endswith("Z"):
+        return parse_utc(value)
+    return parse_ist_datetime(value)
 
 
 def _normalize(

@@ -12,7 +12,6 @@ has a higher id, so the update stream sees it, whatever the create pass read.
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -22,7 +21,8 @@ import orjson
 from sqlalchemy import Engine, text
 
 from hub_core.timeutil import day_bounds
-from hub_core.types import Source, Transaction
+from hub_core.types import Source
+from hub_pipelines.normalizing import NormalizeReport, normalize_into_transactions
 from hub_pipelines.sources.vima.client import VimaClient
 from hub_pipelines.sources.vima.normalize import (
     MalformedOperation,
@@ -32,14 +32,13 @@ from hub_pipelines.sources.vima.normalize import (
 from hub_pipelines.warehouse import (
     Checkpoint,
     UpsertCounts,
-    batched,
     load_checkpoint,
     save_checkpoint,
     upsert_raw_vima,
-    upsert_transactions,
 )
 
 STREAMS = ("create", "update")
+BATCH_SIZE = 5000
 
 
 @dataclass(slots=True)
@@ -114,23 +113,6 @@ def ingest_partition(client: VimaClient, engine: Engine, window: PartitionWindow
     return report
 
 
-@dataclass(slots=True)
-class NormalizeReport:
-    """What normalizing one partition did."""
-
-    rows: UpsertCounts = field(default_factory=UpsertCounts)
-    by_status: Counter[str] = field(default_factory=Counter)
-    unknown_statuses: Counter[str] = field(default_factory=Counter)
-    rejected: list[str] = field(default_factory=list)
-    preview: list[Transaction] = field(default_factory=list)
-    seconds: float = 0.0
-
-    @property
-    def normalized(self) -> int:
-        """Operations that became transactions."""
-        return sum(self.by_status.values())
-
-
 def _raw_payloads(engine: Engine, window: PartitionWindow, batch: int) -> Iterator[dict[str, Any]]:
     query = text(
         "SELECT payload::text FROM raw_vima_operations "
@@ -145,32 +127,15 @@ def _raw_payloads(engine: Engine, window: PartitionWindow, batch: int) -> Iterat
             yield orjson.loads(payload)
 
 
-def normalize_partition(
-    engine: Engine, window: PartitionWindow, batch_size: int = 5000, preview_rows: int = 5
-) -> NormalizeReport:
-    """Normalize the partition's raw operations and upsert them into `transactions`.
+def normalize_partition(engine: Engine, window: PartitionWindow) -> NormalizeReport:
+    """Normalize the partition's raw Vima operations and upsert them into `transactions`.
 
     Malformed operations stay in the raw table and are reported, never failing the rest.
     """
-    started = time.monotonic()
-    report = NormalizeReport()
-
-    def normalized() -> Iterator[Transaction]:
-        for payload in _raw_payloads(engine, window, batch_size):
-            try:
-                txn = normalize_operation(payload)
-            except MalformedOperation as exc:
-                report.rejected.append(str(exc))
-                continue
-            report.by_status[txn.status.value] += 1
-            if not is_known_status(txn.original_status):
-                report.unknown_statuses[txn.original_status] += 1
-            if len(report.preview) < preview_rows:
-                report.preview.append(txn)
-            yield txn
-
-    for batch in batched(normalized(), batch_size):
-        with engine.begin() as conn:
-            report.rows.add(upsert_transactions(conn, batch))
-    report.seconds = time.monotonic() - started
-    return report
+    return normalize_into_transactions(
+        engine,
+        _raw_payloads(engine, window, BATCH_SIZE),
+        normalize_operation,
+        is_known_status,
+        MalformedOperation,
+    )

@@ -158,7 +158,7 @@ def test_malformed_operation_is_kept_raw_and_reported(sandbox, clean_db) -> None
         == f"operation {added['operation_id']}: create_params.params.payment.amount.value: missing"
     )
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
-    assert checks["no_rejected_operations"].passed is False
+    assert checks["no_rejected_rows"].passed is False
     assert checks["no_unknown_statuses"].passed is True
     stored = _stored(clean_db)
     assert added["operation_id"] not in stored

@@ -1,0 +1,71 @@
+"""Raw payloads -> `transactions`, the same way for every source."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from sqlalchemy import Engine
+
+from hub_core.types import Transaction
+from hub_pipelines.warehouse import UpsertCounts, batched, upsert_transactions
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class NormalizeReport:
+    """What normalizing one partition did."""
+
+    rows: UpsertCounts = field(default_factory=UpsertCounts)
+    by_status: Counter[str] = field(default_factory=Counter)
+    unknown_statuses: Counter[str] = field(default_factory=Counter)
+    rejected: list[str] = field(default_factory=list)
+    preview: list[Transaction] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def normalized(self) -> int:
+        """Records that became transactions."""
+        return sum(self.by_status.values())
+
+
+def normalize_into_transactions(
+    engine: Engine,
+    records: Iterable[T],
+    normalize: Callable[[T], Transaction],
+    is_known_status: Callable[[str], bool],
+    malformed: type[Exception],
+    batch_size: int = 5000,
+    preview_rows: int = 5,
+) -> NormalizeReport:
+    """Normalize `records` and upsert them into `transactions` in batches.
+
+    A record whose normalizer raises `malformed` is counted and reported, never failing the
+    rest; unknown statuses are counted by raw value.
+    """
+    started = time.monotonic()
+    report = NormalizeReport()
+
+    def normalized() -> Iterator[Transaction]:
+        for record in records:
+            try:
+                txn = normalize(record)
+            except malformed as exc:
+                report.rejected.append(str(exc))
+                continue
+            report.by_status[txn.status.value] += 1
+            if not is_known_status(txn.original_status):
+                report.unknown_statuses[txn.original_status] += 1
+            if len(report.preview) < preview_rows:
+                report.preview.append(txn)
+            yield txn
+
+    for batch in batched(normalized(), batch_size):
+        with engine.begin() as conn:
+            report.rows.add(upsert_transactions(conn, batch))
+    report.seconds = time.monotonic() - started
+    return report

@@ -1,0 +1,81 @@
+"""The dashboard table as rows: header texts -> the JSON field names the normalizer reads.
+
+Pure functions; the browser hands over one whole page of cell texts at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+HEADER_FIELDS: dict[str, str] = {
+    "order id": "orderId",
+    "transaction id": "txnId",
+    "txn id": "txnId",
+    "sp txn id": "spTxnId",
+    "utr": "utr",
+    "amount": "amount",
+    "paid amount": "paidAmount",
+    "commission": "totalCommissionAmount",
+    "charges": "txnCharges",
+    "net amount": "netAmount",
+    "status": "txnStatus",
+    "client": "clientName",
+    "client id": "clientId",
+    "type": "transactionType",
+    "payer vpa": "payerVpa",
+    "upi id": "upiId",
+    "bene name": "beneName",
+    "bene account": "beneAccount",
+    "bene ifsc": "beneIfsc",
+    "created": "createdAt",
+    "updated": "modifiedAt",
+}
+"""Dashboard column header (case-insensitive) -> PayShack JSON field name."""
+
+EMPTY_CELLS = frozenset({"", "-", "—"})
+
+EXTRACT_TABLE_JS = """
+(selector) => {
+  const table = document.querySelector(selector);
+  if (!table) { return null; }
+  const headers = Array.from(table.querySelectorAll('thead th')).map(th => th.textContent.trim());
+  const rows = Array.from(table.querySelectorAll('tbody tr'))
+    .filter(tr => !tr.querySelector('td.empty'))
+    .map(tr => Array.from(tr.cells).map(td => td.textContent.trim()));
+  return {headers, rows, state: table.getAttribute('data-state'),
+          page: table.getAttribute('data-page'), total: table.getAttribute('data-total'),
+          totalPages: table.getAttribute('data-total-pages')};
+}
+"""
+"""One evaluation in the page reads the whole table (not cell by cell)."""
+
+
+class UnknownTableLayout(ValueError):
+    """The dashboard's table does not have the columns the reader needs."""
+
+
+def header_fields(headers: Sequence[str]) -> list[str | None]:
+    """Field name of each column (None for a column the hub does not read)."""
+    return [HEADER_FIELDS.get(" ".join(h.split()).lower()) for h in headers]
+
+
+def rows_from_table(headers: Sequence[str], cells: Sequence[Sequence[str]]) -> list[dict[str, Any]]:
+    """Rows as dicts keyed by JSON field name; empty cells (`-`) become None.
+
+    Raises `UnknownTableLayout` when the table has no transaction id or amount column.
+    """
+    fields = header_fields(headers)
+    missing = {"txnId", "amount", "txnStatus", "createdAt"} - set(filter(None, fields))
+    if missing:
+        raise UnknownTableLayout(
+            f"dashboard table lacks columns for {sorted(missing)}; headers were {list(headers)}"
+        )
+    rows = []
+    for row_cells in cells:
+        row: dict[str, Any] = {}
+        for field, value in zip(fields, row_cells, strict=False):
+            if field is not None:
+                row[field] = None if value in EMPTY_CELLS else value
+        rows.append(row)
+    return rows

@@ -1,0 +1,151 @@
+"""The PayShack browser client in real Chromium against the sandbox dashboard."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+
+from hub_core.settings import get_settings
+from hub_core.timeutil import day_bounds
+from hub_pipelines.sources.payshack.browser import PayShackAuthError, Session
+from hub_pipelines.sources.payshack.normalize import normalize_row, parse_row_time
+from hub_sandbox.scenario import Scenario, generate
+from tests.pipelines.conftest import SCENARIO_START, start_sandbox
+
+START, END = day_bounds(SCENARIO_START)
+
+
+def world_rows(handle: Any, kind: str) -> dict[str, dict[str, Any]]:
+    """The sandbox's rows of `kind` created in the test day."""
+    return {
+        row["txnId"]: row
+        for row in handle.world.payshack_rows(kind)
+        if START <= parse_row_time(row["createdAt"]) < END
+    }
+
+
+def normalized(rows: dict[str, dict[str, Any]], kind: str) -> dict[str, str]:
+    return {txn_id: normalize_row(row, kind, {}).data_hash for txn_id, row in rows.items()}  # type: ignore[arg-type]
+
+
+def test_login_failure_names_what_the_page_said(sandbox, make_browser, tmp_path) -> None:
+    wrong = "definitely-wrong-password"
+    with make_browser(sandbox, password=wrong) as browser, pytest.raises(PayShackAuthError) as info:
+        browser.session()
+    assert "Invalid email or password" in str(info.value)
+    assert wrong not in str(info.value)
+    (shot,) = (tmp_path / "artifacts").glob("payshack-login-refused-*.png")
+    assert shot.stat().st_size > 0
+    with make_browser(sandbox, password=wrong) as browser:
+        with pytest.raises(PayShackAuthError):
+            browser.session()
+        assert browser.page.input_value("input[name=password]") == ""  # emptied before the shot
+
+
+def test_unexpected_page_is_a_clear_error(sandbox, make_browser) -> None:
+    with make_browser(sandbox, timeout_ms=1_500) as browser:
+        browser.config.base_url = sandbox.vima_url  # no login form there
+        browser._context = browser._browser.new_context(base_url=sandbox.vima_url)
+        browser._page = browser._context.new_page()
+        with pytest.raises(PayShackAuthError, match="shows no login form"):
+            browser.login()
+
+
+def test_both_readers_give_identical_rows_for_a_day(sandbox, make_browser) -> None:
+    with make_browser(sandbox) as browser:
+        for kind in ("payin", "payout"):
+            api = browser.read_day(kind, START, END, "api")
+            dom = browser.read_day(kind, START, END, "dom")
+            expected = world_rows(sandbox, kind)
+            assert set(api.rows) == set(dom.rows) == set(expected)
+            assert (
+                normalized(api.rows, kind)
+                == normalized(dom.rows, kind)
+                == normalized(expected, kind)
+            )
+        assert browser.logins == 1
+    assert sandbox.stats()["payshack"]["logins"] == 1
+    assert len(world_rows(sandbox, "payin")) > 150  # two pages of 100 at least
+
+
+def test_session_is_reused_from_redis_and_encrypted(sandbox, make_browser, redis_client) -> None:
+    with make_browser(sandbox) as browser:
+        token = browser.session().token
+        assert browser.logins == 1 and not browser.session_reused
+    stored = b"".join(redis_client.get(k) for k in redis_client.keys("hub:payshack:session:*"))
+    assert token.encode() not in stored
+    with make_browser(sandbox) as browser:
+        assert len(browser.read_day("payin", START, END, "api").rows) > 0
+        assert browser.session_reused and browser.logins == 0
+    assert sandbox.stats()["payshack"]["logins"] == 1
+
+
+@pytest.fixture(scope="module")
+def busy_scenario() -> Scenario:
+    """A day with about five pages of pay-ins."""
+    return generate(seed=11, start=SCENARIO_START, days=1, per_day=800)
+
+
+@pytest.mark.parametrize("reader", ["api", "dom"])
+def test_token_expiry_mid_read_recovers_the_full_day(
+    busy_scenario, make_browser, reader: str
+) -> None:
+    with start_sandbox(busy_scenario) as handle:
+        sessions = handle.payshack_app.state.sessions
+        sessions.ttl = 1.5  # the saved session dies a few pages into the read
+        with make_browser(handle) as browser:
+            browser.session()
+        sessions.ttl = 600
+        handle.knobs.update(slow_every=1, slow_seconds=0.4)
+        with make_browser(handle) as browser:
+            result = browser.read_day("payin", START, END, reader)  # type: ignore[arg-type]
+            assert browser.logins == 1  # the one fresh login after the rejection
+        stats = handle.stats()["payshack"]
+        assert stats["rejected_tokens"] >= 1
+        assert stats["logins"] == 2
+        assert result.pages >= 5
+        assert set(result.rows) == set(world_rows(handle, "payin"))
+
+
+def test_a_rejected_saved_session_leads_to_one_fresh_login(sandbox, make_browser) -> None:
+    with make_browser(sandbox) as browser:
+        browser.store.save(Session(token="stale.token.value", client_id="CL1"))
+    with make_browser(sandbox) as browser:
+        result = browser.read_day("payout", START, END, "dom")
+        assert browser.logins == 1
+    assert set(result.rows) == set(world_rows(sandbox, "payout"))
+
+
+@pytest.mark.parametrize("reader", ["api", "dom"])
+def test_rows_arriving_mid_read_are_neither_lost_nor_doubled(
+    sandbox, make_browser, reader: str
+) -> None:
+    before = world_rows(sandbox, "payin")
+    sandbox.knobs.update(insert_every=2, insert_count=3)
+    with make_browser(sandbox) as browser:
+        result = browser.read_day("payin", START, END, reader)  # type: ignore[arg-type]
+    sandbox.knobs.update(insert_every=0)
+    after = world_rows(sandbox, "payin")
+    assert sandbox.stats()["payshack"]["rows_inserted"] > 0
+    assert result.shifted and result.passes >= 2
+    assert set(before) <= set(result.rows) <= set(after)
+    with make_browser(sandbox) as browser:
+        assert set(browser.read_day("payin", START, END, reader).rows) == set(after)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("reader", ["api", "dom"])
+def test_server_errors_are_retried(sandbox, make_browser, reader: str) -> None:
+    sandbox.knobs.update(error_every=3)
+    with make_browser(sandbox) as browser:
+        result = browser.read_day("payin", START, END, reader)  # type: ignore[arg-type]
+    assert set(result.rows) == set(world_rows(sandbox, "payin"))
+    assert sum(sandbox.stats()["payshack"]["faults"].values()) > 0
+
+
+def test_ist_dates_cover_the_utc_day() -> None:
+    from hub_pipelines.sources.payshack.browser import ist_dates
+
+    assert ist_dates(START, END) == (date(2026, 1, 1), date(2026, 1, 2))
+    assert get_settings().hub_chromium_path
