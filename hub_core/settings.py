@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from decimal import Decimal
 from functools import lru_cache
 from typing import Annotated, Literal
 
@@ -56,6 +57,10 @@ class Settings(BaseSettings):
     hub_client_project_map: Annotated[dict[str, str], NoDecode] = Field(
         default_factory=lambda: {"91G_TECH_PVT_LTD": "91game", "CRSL_GAMING_LLP": "caroussel"}
     )
+    hub_recon_day_margin_hours: float = Field(default=6, ge=0, le=48)
+    hub_recon_fallback_minutes: float = Field(default=10, gt=0, le=1440)
+    hub_recon_amount_tolerance: Decimal = Field(default=Decimal("0.01"), ge=0)
+    hub_recon_min_match_rate: float = Field(default=0.9, ge=0, le=1)
     hub_artifacts_dir: str = ".hub/artifacts"
     hub_log_level: str = "INFO"
     hub_log_json: bool = True

@@ -7,8 +7,10 @@ from dagster import Definitions
 from hub_core.logging import configure_logging
 from hub_core.settings import get_settings
 from hub_pipelines.assets.payshack import payshack_raw, payshack_transactions
+from hub_pipelines.assets.reconciliation import hourly_metrics, reconciliation
 from hub_pipelines.assets.vima import vima_operations, vima_transactions
-from hub_pipelines.jobs import payshack_sync_job, vima_sync_job
+from hub_pipelines.checks import transactions_checks
+from hub_pipelines.jobs import payshack_sync_job, reconcile_job, vima_sync_job
 from hub_pipelines.resources import (
     PayShackResource,
     RedisResource,
@@ -16,14 +18,24 @@ from hub_pipelines.resources import (
     WarehouseResource,
 )
 from hub_pipelines.schedules import payshack_schedules, vima_schedules
+from hub_pipelines.sensors import reconcile_changed_days, record_failed_sync
 
 _settings = get_settings()
 configure_logging(_settings.hub_log_level, _settings.hub_log_json)
 
 defs = Definitions(
-    assets=[vima_operations, vima_transactions, payshack_raw, payshack_transactions],
-    jobs=[vima_sync_job, payshack_sync_job],
+    assets=[
+        vima_operations,
+        vima_transactions,
+        payshack_raw,
+        payshack_transactions,
+        reconciliation,
+        hourly_metrics,
+    ],
+    asset_checks=transactions_checks,
+    jobs=[vima_sync_job, payshack_sync_job, reconcile_job],
     schedules=[*vima_schedules, *payshack_schedules],
+    sensors=[reconcile_changed_days, record_failed_sync],
     resources={
         "warehouse": WarehouseResource(),
         "redis": RedisResource(),

@@ -6,15 +6,16 @@ from dagster import AssetSelection, define_asset_job
 
 from hub_core.types import Source
 from hub_pipelines.assets.payshack import payshack_raw, payshack_transactions
+from hub_pipelines.assets.reconciliation import hourly_metrics, reconciliation
 from hub_pipelines.assets.vima import vima_operations, vima_transactions
 from hub_pipelines.partitions import daily_partitions
 
 SOURCE_TAG = "hub/source"
 
 
-def source_tags(source: Source) -> dict[str, str]:
+def source_tags(source: Source | str) -> dict[str, str]:
     """Run tags of a source's job (the concurrency key of dagster.yaml)."""
-    return {SOURCE_TAG: source.value}
+    return {SOURCE_TAG: str(source)}
 
 
 vima_sync_job = define_asset_job(
@@ -31,4 +32,12 @@ payshack_sync_job = define_asset_job(
     partitions_def=daily_partitions,
     tags=source_tags(Source.PAYSHACK),
     description="Read PayShack pay-ins and pay-outs of a day and normalize them.",
+)
+
+reconcile_job = define_asset_job(
+    name="reconcile_and_metrics",
+    selection=AssetSelection.assets(reconciliation, hourly_metrics),
+    partitions_def=daily_partitions,
+    tags=source_tags("reconciliation"),
+    description="Reconcile a day and refresh its hourly metrics.",
 )

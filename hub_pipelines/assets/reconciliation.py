@@ -1,0 +1,100 @@
+"""The daily reconciliation asset and the hourly metrics asset."""
+
+from datetime import date
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+
+from hub_core.settings import get_settings
+from hub_pipelines.assets.payshack import payshack_transactions
+from hub_pipelines.assets.vima import vima_transactions
+from hub_pipelines.metrics import refresh_hourly_metrics
+from hub_pipelines.partitions import daily_partitions
+from hub_pipelines.reconcile import ReconParams, ReconSummary, reconcile_day
+from hub_pipelines.resources import RedisResource, WarehouseResource
+
+BREAK_COLUMNS = ("match_type", "match_method", "client_operation_id", "order_id", "amount_diff")
+
+
+def recon_params() -> ReconParams:
+    """Reconciliation rules from the hub settings."""
+    settings = get_settings()
+    return ReconParams(
+        projects=tuple(sorted(set(settings.hub_client_project_map.values()))),
+        tolerance=settings.hub_recon_amount_tolerance,
+        fallback_minutes=settings.hub_recon_fallback_minutes,
+        margin_hours=settings.hub_recon_day_margin_hours,
+        timezone=settings.hub_timezone,
+    )
+
+
+def breaks_markdown(summary: ReconSummary) -> str:
+    """The largest breaks as a markdown table."""
+    lines = ["| " + " | ".join(BREAK_COLUMNS) + " |", "|" + "---|" * len(BREAK_COLUMNS)]
+    for row in summary.largest_breaks:
+        lines.append("| " + " | ".join(str(row.get(c) or "") for c in BREAK_COLUMNS) + " |")
+    return "\n".join(lines)
+
+
+@asset(
+    partitions_def=daily_partitions,
+    group_name="reconciliation",
+    kinds={"postgres"},
+    deps=[vima_transactions, payshack_transactions],
+    pool="reconciliation",
+    description="Vima against PayShack for the day: one result per pair or orphan.",
+    check_specs=[AssetCheckSpec("match_rate_above_floor", asset="reconciliation")],
+)
+def reconciliation(
+    context: AssetExecutionContext, warehouse: WarehouseResource, redis: RedisResource
+) -> MaterializeResult:
+    """Reconcile the partition's day in SQL and replace its results in one transaction."""
+    day = date.fromisoformat(context.partition_key)
+    with warehouse.begin() as conn:
+        summary = reconcile_day(conn, day, context.run.run_id, recon_params())
+    redis.bump_data_version()
+    floor = get_settings().hub_recon_min_match_rate
+    return MaterializeResult(
+        metadata={
+            "total": summary.total,
+            "match_rate": round(summary.match_rate, 4),
+            "counts": MetadataValue.json(summary.counts),
+            "amounts": MetadataValue.json({k: str(v) for k, v in summary.amounts.items()}),
+            "by_method": MetadataValue.json(summary.by_method),
+            "largest_breaks": MetadataValue.md(breaks_markdown(summary)),
+            "duration_s": round(summary.seconds, 3),
+        },
+        check_results=[
+            AssetCheckResult(
+                check_name="match_rate_above_floor",
+                passed=summary.match_rate >= floor,
+                severity=AssetCheckSeverity.WARN,
+                metadata={"match_rate": round(summary.match_rate, 4), "floor": floor},
+            )
+        ],
+    )
+
+
+@asset(
+    partitions_def=daily_partitions,
+    group_name="metrics",
+    kinds={"postgres"},
+    deps=[vima_transactions, payshack_transactions],
+    description="Per hour, source, project, direction, status and currency: count, amount, fee.",
+)
+def hourly_metrics(
+    context: AssetExecutionContext, warehouse: WarehouseResource, redis: RedisResource
+) -> MaterializeResult:
+    """Recompute the day's hourly metrics and replace them atomically."""
+    day = date.fromisoformat(context.partition_key)
+    with warehouse.begin() as conn:
+        rows = refresh_hourly_metrics(conn, day, get_settings().hub_timezone)
+    redis.bump_data_version()
+    return MaterializeResult(metadata={"rows": rows})

@@ -1,0 +1,87 @@
+"""Sensors: reconcile the days a source changed, and record failed syncs in `sync_state`."""
+
+from collections.abc import Iterable
+from datetime import date, timedelta
+
+from dagster import (
+    AssetKey,
+    AssetRecordsFilter,
+    DefaultSensorStatus,
+    RunFailureSensorContext,
+    RunRequest,
+    SensorEvaluationContext,
+    SensorResult,
+    run_failure_sensor,
+    sensor,
+)
+
+from hub_core.settings import get_settings
+from hub_core.types import Source, SyncStatus
+from hub_pipelines.jobs import SOURCE_TAG, payshack_sync_job, reconcile_job, vima_sync_job
+from hub_pipelines.partitions import daily_partitions
+from hub_pipelines.resources import WarehouseResource
+from hub_pipelines.warehouse import set_sync_state
+
+NORMALIZED_ASSETS = (AssetKey("vima_transactions"), AssetKey("payshack_transactions"))
+BATCH = 500
+
+
+def affected_days(changed: Iterable[str], margin_hours: float, valid: set[str]) -> list[str]:
+    """Days whose reconciliation a change to the `changed` partitions can alter.
+
+    A day's candidates reach `margin_hours` into its neighbours, so with a margin the
+    neighbouring days are affected too; only days that are partitions are returned.
+    """
+    days: set[str] = set()
+    for key in changed:
+        day = date.fromisoformat(key)
+        days.add(key)
+        if margin_hours > 0:
+            days.update(d.isoformat() for d in (day - timedelta(days=1), day + timedelta(days=1)))
+    return sorted(days & valid)
+
+
+@sensor(
+    job=reconcile_job,
+    minimum_interval_seconds=30,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="When a normalized source partition materializes (schedule, backfill or "
+    "late-update pass), reconcile and refresh metrics for every affected day.",
+)
+def reconcile_changed_days(context: SensorEvaluationContext) -> SensorResult:
+    """Request `reconcile_and_metrics` once per affected day, deduplicated by run key."""
+    cursor = int(context.cursor or 0)
+    newest = cursor
+    changed: set[str] = set()
+    for asset_key in NORMALIZED_ASSETS:
+        result = context.instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=asset_key, after_storage_id=cursor), limit=BATCH
+        )
+        for record in result.records:
+            newest = max(newest, record.storage_id)
+            if record.partition_key:
+                changed.add(record.partition_key)
+    valid = set(daily_partitions.get_partition_keys())
+    days = affected_days(changed, get_settings().hub_recon_day_margin_hours, valid)
+    requests = [RunRequest(partition_key=day, run_key=f"reconcile-{day}-{newest}") for day in days]
+    return SensorResult(run_requests=requests, cursor=str(newest))
+
+
+@run_failure_sensor(
+    monitored_jobs=[vima_sync_job, payshack_sync_job],
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Mark the source failed in sync_state when its sync run fails.",
+)
+def record_failed_sync(context: RunFailureSensorContext, warehouse: WarehouseResource) -> None:
+    """Record the failure (error text masked) for the API's sync status."""
+    run = context.dagster_run
+    source = Source(run.tags[SOURCE_TAG])
+    with warehouse.begin() as conn:
+        set_sync_state(
+            conn,
+            source,
+            SyncStatus.FAILED,
+            run_id=run.run_id,
+            partition_key=run.tags.get("dagster/partition"),
+            error=context.failure_event.message or "run failed",
+        )
