@@ -5,7 +5,6 @@ Commands import the package they run lazily, so `hub_core` depends on none of th
 
 from __future__ import annotations
 
-import importlib
 from typing import Annotated
 
 import typer
@@ -54,15 +53,11 @@ def api(
     uvicorn.run("hub_api.main:app", host=host, port=port, reload=reload, log_config=None)
 
 
-def _register_optional(module: str, name: str) -> None:
-    """Mount the sub-command app `module.app` under `name` when that package provides one."""
-    try:
-        sub = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name != module:
-            raise
-        return
-    app.add_typer(sub.app, name=name)
+def _mount_sandbox() -> None:
+    """`hub sandbox ...` lives with the sandbox; the import is here, at the command's edge."""
+    from hub_sandbox.cli import app as sandbox_app
+
+    app.add_typer(sandbox_app, name="sandbox")
 
 
-_register_optional("hub_sandbox.cli", "sandbox")
+_mount_sandbox()

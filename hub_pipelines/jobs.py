@@ -8,7 +8,6 @@ from hub_core.types import Source
 from hub_pipelines.assets.payshack import payshack_raw, payshack_transactions
 from hub_pipelines.assets.reconciliation import hourly_metrics, reconciliation
 from hub_pipelines.assets.vima import vima_operations, vima_transactions
-from hub_pipelines.partitions import daily_partitions
 
 SOURCE_TAG = "hub/source"
 
@@ -21,7 +20,6 @@ def source_tags(source: Source | str) -> dict[str, str]:
 vima_sync_job = define_asset_job(
     name="vima_sync",
     selection=AssetSelection.assets(vima_operations, vima_transactions),
-    partitions_def=daily_partitions,
     tags=source_tags(Source.VIMA),
     description="Fetch Vima operations of a day and normalize them into transactions.",
 )
@@ -29,7 +27,6 @@ vima_sync_job = define_asset_job(
 payshack_sync_job = define_asset_job(
     name="payshack_sync",
     selection=AssetSelection.assets(payshack_raw, payshack_transactions),
-    partitions_def=daily_partitions,
     tags=source_tags(Source.PAYSHACK),
     description="Read PayShack pay-ins and pay-outs of a day and normalize them.",
 )
@@ -37,7 +34,6 @@ payshack_sync_job = define_asset_job(
 reconcile_job = define_asset_job(
     name="reconcile_and_metrics",
     selection=AssetSelection.assets(reconciliation, hourly_metrics),
-    partitions_def=daily_partitions,
     tags=source_tags("reconciliation"),
     description="Reconcile a day and refresh its hourly metrics.",
 )

@@ -1,0 +1,91 @@
+"""End to end with a running Dagster daemon: a source materializes, the sensor reconciles."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from dagster import DagsterInstance, DagsterRunStatus, RunsFilter, materialize
+from sqlalchemy import text
+
+from hub_pipelines.assets.vima import vima_operations, vima_transactions
+from hub_pipelines.resources import RedisResource, VimaResource, WarehouseResource
+from tests.conftest import ROOT
+
+DAY = "2026-01-01"
+
+
+@pytest.fixture
+def daemon(dagster_home: Path, sandbox) -> subprocess.Popen:
+    """`dagster-daemon run` on the test instance, pointed at the sandbox."""
+    log = (dagster_home / "daemon.log").open("w")
+    env = {**os.environ, "DAGSTER_HOME": str(dagster_home), "VIMA_BASE_URL": sandbox.vima_url,
+           "PAYSHACK_BASE_URL": sandbox.payshack_url}  # fmt: skip
+    command = [str(Path(sys.executable).with_name("dagster-daemon")), "run"]
+    process = subprocess.Popen(
+        [*command, "-w", str(ROOT / "workspace.yaml")],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    yield process
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+
+
+def test_sensor_reconciles_a_materialized_day_through_the_daemon(
+    dagster_home: Path,
+    sandbox,
+    daemon,
+    clean_db,
+    redis_client,
+) -> None:
+    instance = DagsterInstance.from_config(str(dagster_home))
+    try:
+        result = materialize(
+            [vima_operations, vima_transactions],
+            partition_key=DAY,
+            instance=instance,
+            resources={
+                "warehouse": WarehouseResource(),
+                "redis": RedisResource(),
+                "vima": VimaResource(base_url=sandbox.vima_url),
+            },
+        )
+        assert result.success
+        deadline = time.monotonic() + 240
+        done = []
+        while time.monotonic() < deadline and not done:
+            assert daemon.poll() is None, (dagster_home / "daemon.log").read_text()[-3000:]
+            runs = instance.get_runs(
+                RunsFilter(job_name="reconcile_and_metrics", tags={"dagster/partition": DAY})
+            )
+            failed = [r for r in runs if r.status == DagsterRunStatus.FAILURE]
+            assert not failed, f"reconcile run failed: {failed[0].run_id}"
+            done = [r for r in runs if r.status == DagsterRunStatus.SUCCESS]
+            time.sleep(2)
+        assert done, (
+            "the sensor did not reconcile the day within 240 s: "
+            + ((dagster_home / "daemon.log").read_text()[-3000:])
+        )
+        assert done[0].tags.get("hub/source") == "reconciliation"
+        with clean_db.connect() as conn:
+            results = conn.execute(
+                text("SELECT count(*) FROM reconciliation_results WHERE recon_date = :d"),
+                {"d": DAY},
+            ).scalar()
+            metrics = conn.execute(
+                text("SELECT count(*) FROM hourly_metrics WHERE hour >= :d"), {"d": DAY}
+            ).scalar()
+        assert results > 0 and metrics > 0
+    finally:
+        instance.dispose()

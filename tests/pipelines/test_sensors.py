@@ -1,0 +1,120 @@
+"""Sensors: affected days, run keys, cursors; failed syncs recorded in sync_state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from dagster import (
+    AssetMaterialization,
+    DagsterInstance,
+    build_run_status_sensor_context,
+    build_sensor_context,
+    instance_for_test,
+    materialize,
+)
+from sqlalchemy import text
+
+from hub_pipelines.assets.vima import vima_operations
+from hub_pipelines.definitions import defs
+from hub_pipelines.resources import RedisResource, VimaResource, WarehouseResource
+from hub_pipelines.sensors import affected_days, reconcile_changed_days, record_failed_sync
+from tests.pipelines.conftest import start_sandbox
+
+VALID = {f"2026-02-0{d}" for d in range(1, 8)}
+
+
+def test_affected_days_include_neighbours_within_partitions() -> None:
+    assert affected_days(["2026-02-03"], 6, VALID) == ["2026-02-02", "2026-02-03", "2026-02-04"]
+    assert affected_days(["2026-02-01", "2026-02-02"], 6, VALID) == [
+        "2026-02-01",
+        "2026-02-02",
+        "2026-02-03",
+    ]
+    assert affected_days(["2026-02-07"], 6, VALID) == ["2026-02-06", "2026-02-07"]
+    assert affected_days(["2026-02-04"], 0, VALID) == ["2026-02-04"]
+
+
+@pytest.fixture
+def instance() -> Iterator[DagsterInstance]:
+    with instance_for_test() as test_instance:
+        yield test_instance
+
+
+def _materialized(instance: DagsterInstance, asset: str, partition: str) -> None:
+    instance.report_runless_asset_event(AssetMaterialization(asset_key=asset, partition=partition))
+
+
+def test_sensor_requests_each_affected_day_once(instance: DagsterInstance) -> None:
+    context = build_sensor_context(instance=instance, definitions=defs)
+    assert reconcile_changed_days(context).run_requests == []
+
+    _materialized(instance, "vima_transactions", "2026-02-03")
+    _materialized(instance, "payshack_transactions", "2026-02-03")
+    _materialized(instance, "vima_transactions", "2026-02-05")
+    _materialized(instance, "vima_operations", "2026-02-10")  # raw: not a trigger
+    result = reconcile_changed_days(build_sensor_context(instance=instance, definitions=defs))
+    keys = [r.partition_key for r in result.run_requests]
+    assert keys == ["2026-02-02", "2026-02-03", "2026-02-04", "2026-02-05", "2026-02-06"]
+    assert len({r.run_key for r in result.run_requests}) == 5
+    cursor = result.cursor
+
+    again = reconcile_changed_days(
+        build_sensor_context(instance=instance, cursor=cursor, definitions=defs)
+    )
+    assert again.run_requests == [] and again.cursor == cursor
+
+    _materialized(instance, "payshack_transactions", "2026-02-05")  # a late-update pass
+    later = reconcile_changed_days(
+        build_sensor_context(instance=instance, cursor=cursor, definitions=defs)
+    )
+    assert [r.partition_key for r in later.run_requests] == [
+        "2026-02-04",
+        "2026-02-05",
+        "2026-02-06",
+    ]
+    assert not {r.run_key for r in later.run_requests} & {r.run_key for r in result.run_requests}
+
+
+def test_run_failure_sensor_marks_the_source_failed(
+    small_scenario,
+    clean_db,
+    redis_client,
+    instance,
+) -> None:
+    with start_sandbox(small_scenario, faults="503:1") as handle:
+        result = materialize(
+            [vima_operations],
+            partition_key="2026-01-01",
+            resources={
+                "warehouse": WarehouseResource(),
+                "redis": RedisResource(),
+                "vima": VimaResource(base_url=handle.vima_url, max_attempts=1),
+            },
+            instance=instance,
+            raise_on_error=False,
+            tags={"hub/source": "vima"},
+        )
+    assert not result.success
+    with clean_db.begin() as conn:
+        conn.execute(text("UPDATE sync_state SET status = 'running', error_message = NULL"))
+    run = instance.get_run_by_id(result.run_id)
+    failure = next(
+        e
+        for e in instance.all_logs(result.run_id)
+        if e.is_dagster_event and e.dagster_event.is_run_failure
+    )
+    context = build_run_status_sensor_context(
+        sensor_name="record_failed_sync",
+        dagster_event=failure.dagster_event,
+        dagster_instance=instance,
+        dagster_run=run,
+        resources={"warehouse": WarehouseResource()},
+    ).for_run_failure()
+    record_failed_sync(context)
+    with clean_db.connect() as conn:
+        status, error, run_id = conn.execute(
+            text("SELECT status, error_message, run_id FROM sync_state WHERE source = 'vima'")
+        ).one()
+    assert (status, run_id) == ("failed", result.run_id)
+    assert error
