@@ -190,3 +190,68 @@ def test_failure_marks_sync_failed_without_the_key(small_scenario, clean_db, mon
 
 def test_retry_policy_is_bounded() -> None:
     assert RetryPolicy().max_attempts >= 3
+
+
+def test_partitions_keep_their_own_checkpoints(sandbox, clean_db, redis_client) -> None:
+    for day in ("2026-01-02", "2026-01-01"):  # a backfill in any order
+        result = materialize(
+            [vima_operations, vima_transactions],
+            partition_key=day,
+            resources=_resources(sandbox),
+            instance=DagsterInstance.ephemeral(),
+        )
+        assert result.success
+    with clean_db.connect() as conn:
+        per_day = dict(
+            conn.execute(
+                text(
+                    "SELECT created_at::date::text, count(*) FROM transactions "
+                    "WHERE source = 'vima' GROUP BY 1"
+                )
+            ).all()
+        )
+        checkpoints = conn.execute(
+            text("SELECT partition_key, stream FROM ingest_checkpoints ORDER BY 1, 2")
+        ).all()
+    for day in ("2026-01-01", "2026-01-02"):
+        ops = [
+            o for o in sandbox.world.vima_operations() if o["operation_created_at"].startswith(day)
+        ]
+        assert per_day[day] == len(ops)
+    assert [tuple(c) for c in checkpoints] == [
+        ("2026-01-01", "create"),
+        ("2026-01-01", "update"),
+        ("2026-01-02", "create"),
+        ("2026-01-02", "update"),
+    ]
+
+
+def test_transaction_checks_pass_and_catch_a_duplicate(sandbox, clean_db, redis_client) -> None:
+    from hub_pipelines.checks import transactions_checks
+
+    vima_checks = [c for c in transactions_checks if "vima_transactions" in str(c.check_keys)]
+
+    def run_checks() -> dict[str, bool]:
+        result = materialize(
+            [vima_operations, vima_transactions, *vima_checks],
+            partition_key=DAY,
+            resources=_resources(sandbox),
+            instance=DagsterInstance.ephemeral(),
+        )
+        return {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+
+    checks = run_checks()
+    assert checks["no_duplicate_source_ids"] and checks["amounts_non_negative"]
+    assert checks["statuses_in_enum"] and checks["fresh_within_30_minutes"]
+    with clean_db.begin() as conn:  # the same operation again under another creation time
+        conn.execute(
+            text(
+                "INSERT INTO transactions SELECT gen_random_uuid(), source, source_id, "
+                "reference_id, client_operation_id, order_id, match_key, project, merchant_id, "
+                "direction, amount, paid_amount, currency, fee, status, original_status, user_id, "
+                "user_email, user_phone, user_name, country, utr, payment_method, payment_product, "
+                "created_at + interval '1 second', updated_at, completed_at, raw_data, data_hash, "
+                "ingested_at FROM transactions WHERE source = 'vima' LIMIT 1"
+            )
+        )
+    assert run_checks()["no_duplicate_source_ids"] is False
