@@ -54,6 +54,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def stop_process(process: subprocess.Popen, timeout: float = 30) -> None:
+    """Terminate a child process, killing it if it does not exit within `timeout` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def drop_database(url: str) -> None:
     """Drop the database named in `url`, disconnecting its sessions."""
     from sqlalchemy import create_engine
@@ -154,9 +164,5 @@ def dagster_webserver(dagster_home: Path) -> Iterator[str]:
         process.kill()
         raise RuntimeError("dagster-webserver did not answer within 90 s")
     yield url
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    stop_process(process)
     log.close()

@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from hub_pipelines.assets.vima import vima_operations, vima_transactions
 from hub_pipelines.resources import RedisResource, VimaResource, WarehouseResource
-from tests.conftest import ROOT
+from tests.conftest import ROOT, stop_process
 
 DAY = "2026-01-01"
 
@@ -34,11 +34,7 @@ def daemon(dagster_home: Path, sandbox) -> subprocess.Popen:
         stderr=subprocess.STDOUT,
     )
     yield process
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    stop_process(process)
     log.close()
 
 

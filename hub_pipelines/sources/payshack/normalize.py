@@ -39,7 +39,9 @@ FINAL_STATUSES = frozenset({Status.SUCCESS, Status.FAILED, Status.REFUNDED})
 CURRENCY = "INR"
 
 _AMOUNT = re.compile(
-    r"^(?P<sign>-?)(?:₹|rs\.?|inr)?\s*(?P<digits>\d{1,3}(?:,\d{2,3})*|\d+)(?P<frac>\.\d+)?$", re.I
+    r"^(?P<sign>-?)\s*(?:₹|rs\.?|inr)?\s*(?P<sign2>-?)\s*"
+    r"(?P<digits>\d{1,3}(?:,\d{2,3})*|\d+)(?P<frac>\.\d+)?$",
+    re.I,
 )
 _IST_FORMATS = (
     "%d %b %Y, %I:%M:%S %p",
@@ -82,11 +84,12 @@ def parse_amount(text: str) -> Decimal:
         raise ValueError(f"amount {text!r} is not text")
     cleaned = re.sub(r"[\s\u00a0\u202f\u2009]+", " ", text).strip()
     match = _AMOUNT.match(cleaned)
-    if not match:
+    if not match or (match["sign"] and match["sign2"]):
         raise ValueError(f"amount {text!r} is not a rupee amount")
     digits = match["digits"].replace(",", "")
     try:
-        value = Decimal(f"{match['sign']}{digits}{match['frac'] or ''}")
+        sign = "-" if match["sign"] or match["sign2"] else ""
+        value = Decimal(f"{sign}{digits}{match['frac'] or ''}")
     except InvalidOperation:  # pragma: no cover - the pattern admits only digits
         raise ValueError(f"amount {text!r} is not a rupee amount") from None
     return value

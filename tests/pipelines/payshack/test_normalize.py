@@ -67,13 +67,17 @@ def indian(value: Decimal) -> str:
         (" ₹0.01 ", Decimal("0.01")),
         ("Rs. 450", Decimal("450")),
         ("-₹5.00", Decimal("-5.00")),
+        ("₹-5.00", Decimal("-5.00")),
+        ("INR 1,250.5", Decimal("1250.5")),
     ],
 )
 def test_parse_amount(text: str, expected: Decimal) -> None:
     assert parse_amount(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "₹", "abc", "₹1,2,3", "1.2.3", "₹ 12 34", "$100", "1e5"])
+@pytest.mark.parametrize(
+    "text", ["", "₹", "abc", "₹1,2,3", "1.2.3", "₹ 12 34", "$100", "1e5", "--5", "-₹-5"]
+)
 def test_parse_amount_rejects_garbage_naming_the_text(text: str) -> None:
     with pytest.raises(ValueError, match="amount") as info:
         parse_amount(text)
