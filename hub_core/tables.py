@@ -197,7 +197,6 @@ reconciliation_results = Table(
         name="match_method",
     ),
     Index(None, "recon_date", "match_type"),
-    Index(None, "discrepancy_key"),
 )
 
 discrepancy_resolutions = Table(

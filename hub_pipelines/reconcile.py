@@ -28,123 +28,110 @@ from sqlalchemy import Connection, text
 
 from hub_core.timeutil import day_bounds
 
-RECONCILE_SQL = """
-WITH v AS MATERIALIZED (
-    SELECT id, source_id, match_key AS key, project, direction, amount, paid_amount, status,
-           created_at, client_operation_id
+RECONCILE_SQL = """WITH cand AS MATERIALIZED (
+    -- Both sides in one pass, sorted once by key. Each row learns how often its key occurs
+    -- on each side and, where it occurs once on each side, the PayShack row's fields.
+    SELECT source = 'vima' AS is_v, source_id, match_key AS key, project, direction, amount,
+           paid_amount, status, created_at,
+           count(*) FILTER (WHERE source = 'vima') OVER w AS nv,
+           count(*) FILTER (WHERE source = 'payshack') OVER w AS np,
+           min(created_at) OVER w AS key_first,
+           min(source_id) FILTER (WHERE source = 'payshack') OVER w AS p_source_id,
+           min(amount) FILTER (WHERE source = 'payshack') OVER w AS p_amount,
+           min(paid_amount) FILTER (WHERE source = 'payshack') OVER w AS p_paid,
+           min(status) FILTER (WHERE source = 'payshack') OVER w AS p_status,
+           min(created_at) FILTER (WHERE source = 'payshack') OVER w AS p_created
     FROM transactions
-    WHERE source = 'vima' AND project = ANY(:projects)
+    WHERE source IN ('vima', 'payshack') AND project = ANY(:projects)
       AND created_at >= :window_start AND created_at < :window_end
-), p AS MATERIALIZED (
-    SELECT id, source_id, match_key AS key, project, direction, amount, paid_amount, status,
-           created_at, order_id
-    FROM transactions
-    WHERE source = 'payshack' AND project = ANY(:projects)
-      AND created_at >= :window_start AND created_at < :window_end
-), kv AS (
-    SELECT direction, key, count(*) AS n FROM v WHERE key IS NOT NULL GROUP BY direction, key
-), kp AS (
-    SELECT direction, key, count(*) AS n FROM p WHERE key IS NOT NULL GROUP BY direction, key
-), dup_keys AS MATERIALIZED (
-    SELECT direction, key FROM kv WHERE n > 1
-    UNION
-    SELECT direction, key FROM kp WHERE n > 1
-), exact AS MATERIALIZED (
-    SELECT v.id AS vid, p.id AS pid
-    FROM v
-    JOIN p ON p.direction = v.direction AND p.key = v.key
-    WHERE NOT EXISTS (
-        SELECT 1 FROM dup_keys d WHERE d.direction = v.direction AND d.key = v.key
-    )
+    WINDOW w AS (PARTITION BY direction, match_key)
+), exact AS (
+    -- the key once on each side: a pair
+    SELECT direction, project, key AS client_operation_id, key AS order_id,
+           source_id AS v_source_id, p_source_id, amount AS v_amount, p_amount,
+           paid_amount AS v_paid, p_paid, status AS v_status, p_status,
+           created_at AS v_created, p_created, 'exact' AS method
+    FROM cand
+    WHERE is_v AND key IS NOT NULL AND nv = 1 AND np = 1
 ), lv AS MATERIALIZED (
-    SELECT v.* FROM v
-    WHERE NOT EXISTS (SELECT 1 FROM exact e WHERE e.vid = v.id)
-      AND NOT EXISTS (SELECT 1 FROM dup_keys d WHERE d.direction = v.direction AND d.key = v.key)
+    -- rows with no counterpart by key (and no duplicated key); few
+    SELECT source_id, key, project, direction, amount, paid_amount, status, created_at,
+           floor(extract(epoch FROM created_at) / :fallback_seconds)::bigint AS slot
+    FROM cand WHERE is_v AND (key IS NULL OR (nv = 1 AND np = 0))
 ), lp AS MATERIALIZED (
-    SELECT p.* FROM p
-    WHERE NOT EXISTS (SELECT 1 FROM exact e WHERE e.pid = p.id)
-      AND NOT EXISTS (SELECT 1 FROM dup_keys d WHERE d.direction = p.direction AND d.key = p.key)
-), edges AS (
-    SELECT lv.id AS vid, lp.id AS pid,
-           count(*) OVER (PARTITION BY lv.id) AS v_candidates,
-           count(*) OVER (PARTITION BY lp.id) AS p_candidates
+    SELECT source_id, key, project, direction, amount, paid_amount, status, created_at,
+           floor(extract(epoch FROM created_at) / :fallback_seconds)::bigint AS slot
+    FROM cand WHERE NOT is_v AND (key IS NULL OR (np = 1 AND nv = 0))
+), lp_near AS MATERIALIZED (
+    -- each unpaired PayShack row under its own time slot and both neighbours: a Vima row's
+    -- fallback candidates are then an equi-join on (project, direction, slot)
+    SELECT lp.*, lp.slot + shift AS near_slot
+    FROM lp CROSS JOIN (VALUES (-1), (0), (1)) AS shifts(shift)
+), edges AS MATERIALIZED (
+    SELECT lv.source_id AS v_source_id, lp.source_id AS p_source_id,
+           count(*) OVER (PARTITION BY lv.source_id) AS v_candidates,
+           count(*) OVER (PARTITION BY lp.source_id) AS p_candidates
     FROM lv
-    JOIN lp ON lp.project = lv.project AND lp.direction = lv.direction
-           AND lp.amount BETWEEN lv.amount - :tolerance AND lv.amount + :tolerance
-           AND lp.created_at BETWEEN lv.created_at - :fallback AND lv.created_at + :fallback
+    JOIN lp_near lp
+      ON lp.project = lv.project AND lp.direction = lv.direction AND lp.near_slot = lv.slot
+    WHERE lp.amount BETWEEN lv.amount - :tolerance AND lv.amount + :tolerance
+      AND lp.created_at BETWEEN lv.created_at - :fallback AND lv.created_at + :fallback
+), fallback AS MATERIALIZED (
+    SELECT v.direction, v.project, v.key AS client_operation_id, p.key AS order_id,
+           v.source_id AS v_source_id, p.source_id AS p_source_id, v.amount AS v_amount,
+           p.amount AS p_amount, v.paid_amount AS v_paid, p.paid_amount AS p_paid,
+           v.status AS v_status, p.status AS p_status, v.created_at AS v_created,
+           p.created_at AS p_created, 'fallback' AS method
+    FROM edges e
+    JOIN lv v ON v.source_id = e.v_source_id
+    JOIN lp p ON p.source_id = e.p_source_id
+    WHERE e.v_candidates = 1 AND e.p_candidates = 1
 ), pairs AS (
-    SELECT vid, pid, 'exact' AS method FROM exact
-    UNION ALL
-    SELECT vid, pid, 'fallback' FROM edges WHERE v_candidates = 1 AND p_candidates = 1
+    SELECT * FROM exact UNION ALL SELECT * FROM fallback
 ), pair_results AS (
     SELECT
         CASE
-            WHEN abs(v.amount - p.amount) > :tolerance
-              OR (v.paid_amount IS NOT NULL AND p.paid_amount IS NOT NULL
-                  AND abs(v.paid_amount - p.paid_amount) > :tolerance)
+            WHEN abs(v_amount - p_amount) > :tolerance
+              OR (v_paid IS NOT NULL AND p_paid IS NOT NULL AND abs(v_paid - p_paid) > :tolerance)
                 THEN 'discrepancy_amount'
-            WHEN v.status <> p.status THEN 'discrepancy_status'
+            WHEN v_status <> p_status THEN 'discrepancy_status'
             ELSE 'matched'
         END AS match_type,
-        pairs.method AS match_method,
-        'v:' || v.source_id || '|p:' || p.source_id AS discrepancy_key,
-        v.project, v.direction, v.client_operation_id, p.order_id,
-        v.source_id AS vima_txn_id, p.source_id AS payshack_txn_id,
-        v.amount AS vima_amount, p.amount AS payshack_amount, v.amount - p.amount AS amount_diff,
-        v.status AS vima_status, p.status AS payshack_status,
-        least(v.created_at, p.created_at) AS anchor,
-        jsonb_build_object(
-            'vima_transaction_id', v.id, 'payshack_transaction_id', p.id,
-            'vima_paid_amount', v.paid_amount, 'payshack_paid_amount', p.paid_amount,
-            'created_gap_seconds', round(extract(epoch FROM p.created_at - v.created_at))
-        ) AS details
-    FROM pairs JOIN v ON v.id = pairs.vid JOIN p ON p.id = pairs.pid
-), orphan_results AS (
-    SELECT 'missing_payshack' AS match_type, NULL AS match_method,
-           'v:' || lv.source_id AS discrepancy_key,
-           lv.project, lv.direction, lv.client_operation_id, NULL AS order_id,
-           lv.source_id AS vima_txn_id, NULL AS payshack_txn_id,
-           lv.amount AS vima_amount, NULL::numeric AS payshack_amount, NULL::numeric AS amount_diff,
-           lv.status AS vima_status, NULL AS payshack_status, lv.created_at AS anchor,
-           jsonb_build_object('vima_transaction_id', lv.id) AS details
-    FROM lv WHERE NOT EXISTS (SELECT 1 FROM pairs WHERE pairs.vid = lv.id)
-    UNION ALL
-    SELECT 'missing_vima', NULL, 'p:' || lp.source_id,
-           lp.project, lp.direction, NULL, lp.order_id,
-           NULL, lp.source_id, NULL, lp.amount, NULL,
-           NULL, lp.status, lp.created_at,
-           jsonb_build_object('payshack_transaction_id', lp.id)
-    FROM lp WHERE NOT EXISTS (SELECT 1 FROM pairs WHERE pairs.pid = lp.id)
-), dup_rows AS (
-    SELECT 'vima' AS side, v.id, v.source_id, v.key, v.project, v.direction, v.amount,
-           v.status, v.created_at
-    FROM v JOIN dup_keys d ON d.direction = v.direction AND d.key = v.key
-    UNION ALL
-    SELECT 'payshack', p.id, p.source_id, p.key, p.project, p.direction, p.amount,
-           p.status, p.created_at
-    FROM p JOIN dup_keys d ON d.direction = p.direction AND d.key = p.key
-), dup_results AS (
-    SELECT 'duplicate' AS match_type, NULL AS match_method,
-           'dup:' || side || ':' || source_id AS discrepancy_key,
-           project, direction,
-           CASE WHEN side = 'vima' THEN key END AS client_operation_id,
-           CASE WHEN side = 'payshack' THEN key END AS order_id,
-           CASE WHEN side = 'vima' THEN source_id END AS vima_txn_id,
-           CASE WHEN side = 'payshack' THEN source_id END AS payshack_txn_id,
-           CASE WHEN side = 'vima' THEN amount END AS vima_amount,
-           CASE WHEN side = 'payshack' THEN amount END AS payshack_amount,
-           NULL::numeric AS amount_diff,
-           CASE WHEN side = 'vima' THEN status END AS vima_status,
-           CASE WHEN side = 'payshack' THEN status END AS payshack_status,
-           min(created_at) OVER (PARTITION BY direction, key) AS anchor,
-           jsonb_build_object(side || '_transaction_id', id, 'key', key,
-                              'rows_with_key', count(*) OVER (PARTITION BY direction, key))
-               AS details
-    FROM dup_rows
+        pairs.*
+    FROM pairs
 ), results AS (
-    SELECT * FROM pair_results
-    UNION ALL SELECT * FROM orphan_results
-    UNION ALL SELECT * FROM dup_results
+    SELECT match_type, method AS match_method,
+           'v:' || v_source_id || '|p:' || p_source_id AS discrepancy_key,
+           project, direction, client_operation_id, order_id, v_source_id AS vima_txn_id,
+           p_source_id AS payshack_txn_id, v_amount AS vima_amount, p_amount AS payshack_amount,
+           v_amount - p_amount AS amount_diff, v_status AS vima_status,
+           p_status AS payshack_status, least(v_created, p_created) AS anchor,
+           CASE WHEN match_type = 'matched' AND method = 'exact' THEN '{}'::jsonb
+           ELSE jsonb_build_object(
+               'vima_paid_amount', v_paid, 'payshack_paid_amount', p_paid,
+               'created_gap_seconds', round(extract(epoch FROM p_created - v_created)))
+           END AS details
+    FROM pair_results
+    UNION ALL
+    SELECT 'missing_payshack', NULL, 'v:' || lv.source_id, lv.project, lv.direction, lv.key,
+           NULL, lv.source_id, NULL, lv.amount, NULL, NULL, lv.status, NULL, lv.created_at,
+           '{}'::jsonb
+    FROM lv WHERE NOT EXISTS (SELECT 1 FROM fallback f WHERE f.v_source_id = lv.source_id)
+    UNION ALL
+    SELECT 'missing_vima', NULL, 'p:' || lp.source_id, lp.project, lp.direction, NULL, lp.key,
+           NULL, lp.source_id, NULL, lp.amount, NULL, NULL, lp.status, lp.created_at, '{}'::jsonb
+    FROM lp WHERE NOT EXISTS (SELECT 1 FROM fallback f WHERE f.p_source_id = lp.source_id)
+    UNION ALL
+    -- a key more than once on either side: every row of it, on both sides
+    SELECT 'duplicate', NULL,
+           'dup:' || CASE WHEN is_v THEN 'vima:' ELSE 'payshack:' END || source_id,
+           project, direction,
+           CASE WHEN is_v THEN key END, CASE WHEN NOT is_v THEN key END,
+           CASE WHEN is_v THEN source_id END, CASE WHEN NOT is_v THEN source_id END,
+           CASE WHEN is_v THEN amount END, CASE WHEN NOT is_v THEN amount END, NULL,
+           CASE WHEN is_v THEN status END, CASE WHEN NOT is_v THEN status END,
+           key_first, jsonb_build_object('key', key, 'vima_rows', nv, 'payshack_rows', np)
+    FROM cand WHERE key IS NOT NULL AND (nv > 1 OR np > 1)
 )
 INSERT INTO reconciliation_results (
     recon_date, run_id, match_type, match_method, discrepancy_key, project, direction, currency,
@@ -157,6 +144,10 @@ SELECT :recon_date, :run_id, match_type, match_method, discrepancy_key, project,
 FROM results
 WHERE anchor >= :day_start AND anchor < :day_end
 """
+
+
+RECON_WORK_MEM = "256MB"
+"""Memory per hash or sort node of the reconciliation statement (constant: flat in day size)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +192,11 @@ def reconcile_day(conn: Connection, day: date, run_id: str, params: ReconParams)
     # One reconciliation of a day at a time: a second waits, then replaces the first's results.
     conn.execute(text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": _day_lock(day)})
     conn.execute(text("DELETE FROM reconciliation_results WHERE recon_date = :d"), {"d": day})
+    # The planner cannot estimate row counts behind the CTEs' key-count filters (it guesses
+    # one row), and a nested loop over a day's two sides is quadratic; every join here is an
+    # equi-join that hashes well. Memory stays bounded by work_mem (hashes spill in batches).
+    conn.execute(text("SET LOCAL enable_nestloop = off"))
+    conn.execute(text(f"SET LOCAL work_mem = '{RECON_WORK_MEM}'"))
     conn.execute(
         text(RECONCILE_SQL),
         {
@@ -211,6 +207,7 @@ def reconcile_day(conn: Connection, day: date, run_id: str, params: ReconParams)
             "day_end": day_end,
             "tolerance": params.tolerance,
             "fallback": timedelta(minutes=params.fallback_minutes),
+            "fallback_seconds": params.fallback_minutes * 60,
             "recon_date": day,
             "run_id": run_id,
         },

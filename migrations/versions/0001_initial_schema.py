@@ -186,12 +186,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_reconciliation_results")),
     )
     op.create_index(
-        op.f("ix_reconciliation_results_discrepancy_key"),
-        "reconciliation_results",
-        ["discrepancy_key"],
-        unique=False,
-    )
-    op.create_index(
         op.f("ix_reconciliation_results_recon_date_match_type"),
         "reconciliation_results",
         ["recon_date", "match_type"],
@@ -326,9 +320,6 @@ def downgrade() -> None:
     op.drop_table("sync_state")
     op.drop_index(
         op.f("ix_reconciliation_results_recon_date_match_type"), table_name="reconciliation_results"
-    )
-    op.drop_index(
-        op.f("ix_reconciliation_results_discrepancy_key"), table_name="reconciliation_results"
     )
     op.drop_table("reconciliation_results")
     op.drop_index(

@@ -35,7 +35,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from hub_core.logging import get_logger, mask_secrets
 from hub_core.settings import CHROMIUM_ARGS
-from hub_pipelines.sources.payshack.dom import EXTRACT_TABLE_JS, rows_from_table
+from hub_pipelines.sources.payshack.dom import READ_PAGE_JS, rows_from_table
 from hub_pipelines.sources.payshack.normalize import IST, parse_row_time
 
 Kind = Literal["payin", "payout"]
@@ -379,7 +379,8 @@ class PayShackBrowser:
                     raise _Transient(f"{kind} page {page_no}: unparseable body") from None
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _open_view(self, kind: Kind, date_from: date, date_to: date) -> None:
+    def _open_view(self, kind: Kind, date_from: date, date_to: date) -> dict[str, Any]:
+        """Show the view with the day's filters and 100 rows a page; returns page 1."""
         session = self.session()
         page = self.page
         values = {"token": session.token, "client_id": session.client_id}
@@ -394,29 +395,26 @@ class PayShackBrowser:
         page.fill("#date-from", date_from.isoformat())
         page.fill("#date-to", date_to.isoformat())
         page.select_option("#page-size", str(self.config.page_size))  # reloads with the filters
-        self._wait_loaded(1)
+        return self._wait_loaded(1)
 
     def _wait_loaded(self, page_no: int) -> dict[str, Any]:
-        page = self.page
+        """Wait until the table shows page `page_no` and read it whole (one round trip)."""
         try:
-            page.wait_for_function(
-                "(n) => { const t = document.querySelector('#txn-table');"
-                " return (t && t.dataset.state === 'loaded' && t.dataset.page === String(n))"
-                " || (t && t.dataset.state === 'error')"
-                " || location.pathname.startsWith('/login'); }",
-                arg=page_no,
-                timeout=self.config.timeout_ms,
+            handle = self.page.wait_for_function(
+                READ_PAGE_JS, arg=page_no, timeout=self.config.timeout_ms, polling="raf"
             )
+            table = orjson.loads(handle.json_value())
         except PlaywrightTimeout:
             self._failure_artifacts("table-timeout")
             raise PayShackError(f"dashboard table did not load page {page_no}") from None
-        if "/login" in page.url:
+        except PlaywrightError:  # the page navigated away mid-read (expired session)
+            if "/login" in self.page.url:
+                raise _SessionExpired from None
+            raise
+        if table["state"] == "login":
             raise _SessionExpired
-        if page.get_attribute("#txn-table", "data-state") == "error":
+        if table["state"] == "error":
             raise _Transient(f"dashboard shows an error on page {page_no}: {self._page_alert()}")
-        table = page.evaluate(EXTRACT_TABLE_JS, "#txn-table")
-        if table is None:
-            raise PayShackError("dashboard shows no transaction table")
         return table
 
     def _dom_pages(
@@ -431,13 +429,12 @@ class PayShackBrowser:
         while True:
             try:
                 if shown == 0:
-                    self._open_view(kind, date_from, date_to)
+                    table = self._open_view(kind, date_from, date_to)
                     shown = 1
                 while shown < page_no:  # forward to the page the read is at
                     self.page.click("#next-page")
-                    self._wait_loaded(shown + 1)
+                    table = self._wait_loaded(shown + 1)
                     shown += 1
-                table = self._wait_loaded(page_no)
             except _SessionExpired:
                 relogins += 1
                 if relogins > MAX_RELOGINS:

@@ -35,20 +35,27 @@ HEADER_FIELDS: dict[str, str] = {
 
 EMPTY_CELLS = frozenset({"", "-", "—"})
 
-EXTRACT_TABLE_JS = """
-(selector) => {
-  const table = document.querySelector(selector);
-  if (!table) { return null; }
+READ_PAGE_JS = """
+(n) => {
+  if (location.pathname.startsWith('/login')) { return JSON.stringify({state: 'login'}); }
+  const table = document.querySelector('#txn-table');
+  if (!table) { return false; }
+  const state = table.getAttribute('data-state');
+  if (state === 'error') { return JSON.stringify({state}); }
+  if (state !== 'loaded' || table.getAttribute('data-page') !== String(n)) { return false; }
   const headers = Array.from(table.querySelectorAll('thead th')).map(th => th.textContent.trim());
   const rows = Array.from(table.querySelectorAll('tbody tr'))
     .filter(tr => !tr.querySelector('td.empty'))
-    .map(tr => Array.from(tr.cells).map(td => td.textContent.trim()));
-  return {headers, rows, state: table.getAttribute('data-state'),
-          page: table.getAttribute('data-page'), total: table.getAttribute('data-total'),
-          totalPages: table.getAttribute('data-total-pages')};
+    .map(tr => Array.from(tr.cells, td => td.textContent.trim()));
+  return JSON.stringify({state, headers, rows, page: table.getAttribute('data-page'),
+                         total: table.getAttribute('data-total'),
+                         totalPages: table.getAttribute('data-total-pages')});
 }
 """
-"""One evaluation in the page reads the whole table (not cell by cell)."""
+"""Waits for page `n` of the table and reads it whole in the same evaluation: one JSON
+string (crossing the browser boundary as one value is far cheaper than nested arrays).
+False while loading; `{state: error}` or `{state: login}` when the page failed or the
+session expired."""
 
 
 class UnknownTableLayout(ValueError):
