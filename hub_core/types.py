@@ -10,6 +10,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+import orjson
+
 _ID_NAMESPACE = uuid.UUID("6f1c8e52-3d0a-4b7e-9a51-0c4d2b9e7f10")
 
 
@@ -105,8 +107,9 @@ class Transaction:
 
     def business_hash(self) -> str:
         """Hash of the normalized business fields (not raw payload, ids or fetch times)."""
-        parts = [_hash_part(getattr(self, name)) for name in HASHED_FIELDS]
-        return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
+        values = [getattr(self, name) for name in HASHED_FIELDS]
+        encoded = orjson.dumps(values, default=_hash_default)
+        return hashlib.blake2b(encoded, digest_size=16).hexdigest()
 
     def finalize(self) -> Transaction:
         """Fill the derived `id` and `data_hash`; returns self."""
@@ -120,14 +123,11 @@ def transaction_id(source: str, source_id: str) -> str:
     return str(uuid.uuid5(_ID_NAMESPACE, f"{source}:{source_id}"))
 
 
-def _hash_part(value: object) -> str:
-    if value is None:
-        return "\x00"
-    if isinstance(value, datetime):
-        return value.isoformat()
+def _hash_default(value: object) -> str:
+    # 1.50 and 1.5 are the same amount: the hash sees the normalized number
     if isinstance(value, Decimal):
         return format(value.normalize(), "f")
-    return str(value)
+    raise TypeError(f"cannot hash {type(value).__name__}")
 
 
 TRANSACTION_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Transaction))

@@ -21,7 +21,6 @@ from hub_core.logging import mask_value
 from hub_core.tables import (
     ingest_checkpoints,
     raw_payshack_transactions,
-    raw_vima_operations,
     sync_state,
 )
 from hub_core.timeutil import parse_utc, utc_now
@@ -80,53 +79,71 @@ def _optional_int(value: Any) -> int | None:
     return int(text_value) if text_value.isdigit() else None
 
 
+RAW_VIMA_UPSERT = """
+INSERT INTO raw_vima_operations AS raw (
+    operation_id, operation_create_id, operation_update_id, project, created_at, modified_at,
+    partition_key, payload, data_hash
+)
+SELECT id, create_id, update_id, project, created, modified, %(partition_key)s, payload, hash
+FROM unnest(%(ids)s::text[], %(create_ids)s::numeric[], %(update_ids)s::numeric[],
+            %(projects)s::text[], %(created)s::timestamptz[], %(modified)s::timestamptz[],
+            %(hashes)s::text[])
+     WITH ORDINALITY AS page(id, create_id, update_id, project, created, modified, hash, n)
+JOIN jsonb_array_elements(%(payloads)s::jsonb) WITH ORDINALITY AS body(payload, n) USING (n)
+ON CONFLICT (operation_id) DO UPDATE SET
+    operation_create_id = excluded.operation_create_id,
+    operation_update_id = excluded.operation_update_id,
+    project = excluded.project,
+    created_at = excluded.created_at,
+    modified_at = excluded.modified_at,
+    partition_key = coalesce(raw.partition_key, excluded.partition_key),
+    payload = excluded.payload,
+    data_hash = excluded.data_hash,
+    fetched_at = now()
+WHERE raw.data_hash IS DISTINCT FROM excluded.data_hash
+  AND (raw.operation_update_id IS NULL OR excluded.operation_update_id IS NULL
+       OR excluded.operation_update_id >= raw.operation_update_id)
+RETURNING (xmax = 0)
+"""
+
+
 def upsert_raw_vima(
     conn: Connection, operations: Sequence[dict[str, Any]], partition_key: str | None = None
 ) -> UpsertCounts:
-    """Land Vima operations untouched in `raw_vima_operations`.
+    """Land Vima operations untouched in `raw_vima_operations`, one statement per page.
 
-    A row is replaced only by a version with a different payload that is not older (by
-    `operation_update_id`), so a replayed page never regresses newer data. Operations
-    without an id cannot be keyed and are skipped by the caller.
+    The page travels as one array per column (`unnest`) and its payloads as one JSON array,
+    so the statement is prepared once and reused. A row is replaced only by a version with a
+    different payload that is not older (by `operation_update_id`), so a replayed page never
+    regresses newer data.
+    Operations without an id cannot be keyed and are skipped by the caller.
     """
     if not operations:
         return UpsertCounts()
-    rows = {}
-    for op in operations:  # a page could repeat an id; the last (newest) version wins
-        rows[str(op["operation_id"])] = {
-            "operation_id": str(op["operation_id"]),
-            "operation_create_id": _optional_int(op.get("operation_create_id")),
-            "operation_update_id": _optional_int(op.get("operation_update_id")),
-            "project": op.get("project"),
-            "created_at": _optional_time(op.get("operation_created_at")),
-            "modified_at": _optional_time(op.get("operation_modified_at")),
-            "partition_key": partition_key,
-            "payload": op,
-            "data_hash": payload_hash(op),
-        }
-    stmt = insert(raw_vima_operations).values(list(rows.values()))
-    excluded = stmt.excluded
-    table = raw_vima_operations
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[table.c.operation_id],
-        set_={
-            "operation_create_id": excluded.operation_create_id,
-            "operation_update_id": excluded.operation_update_id,
-            "project": excluded.project,
-            "created_at": excluded.created_at,
-            "modified_at": excluded.modified_at,
-            "payload": excluded.payload,
-            "data_hash": excluded.data_hash,
-            "fetched_at": text("now()"),
-        },
-        where=(table.c.data_hash.is_distinct_from(excluded.data_hash))
-        & (
-            table.c.operation_update_id.is_(None)
-            | excluded.operation_update_id.is_(None)
-            | (excluded.operation_update_id >= table.c.operation_update_id)
-        ),
-    ).returning(literal_column("(xmax = 0)"))
-    return _counts(conn.execute(stmt).all(), len(rows))
+    latest = {str(op["operation_id"]): op for op in operations}  # a repeated id: newest wins
+    columns: dict[str, list[Any]] = {
+        name: []
+        for name in (
+            "ids", "create_ids", "update_ids", "projects", "created", "modified", "payloads",
+            "hashes",
+        )
+    }  # fmt: skip
+    for op_id, op in latest.items():
+        canonical = orjson.dumps(op, option=orjson.OPT_SORT_KEYS, default=str)
+        columns["ids"].append(op_id)
+        columns["create_ids"].append(_optional_int(op.get("operation_create_id")))
+        columns["update_ids"].append(_optional_int(op.get("operation_update_id")))
+        columns["projects"].append(op.get("project"))
+        columns["created"].append(_optional_time(op.get("operation_created_at")))
+        columns["modified"].append(_optional_time(op.get("operation_modified_at")))
+        columns["payloads"].append(canonical)
+        columns["hashes"].append(hashlib.blake2b(canonical, digest_size=16).hexdigest())
+    payloads = b"[" + b",".join(columns.pop("payloads")) + b"]"
+    with conn.connection.driver_connection.cursor() as cursor:
+        params = {**columns, "payloads": payloads.decode(), "partition_key": partition_key}
+        cursor.execute(RAW_VIMA_UPSERT, params)
+        returned = cursor.fetchall()
+    return _counts(returned, len(latest))
 
 
 def upsert_raw_payshack(
