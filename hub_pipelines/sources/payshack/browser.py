@@ -163,6 +163,7 @@ class PayShackBrowser:
         self._context: BrowserContext | None = None
         self._page: Page | None = None
         self._session: Session | None = None
+        self._tracing = False
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -182,7 +183,8 @@ class PayShackBrowser:
         self._page = self._context.new_page()
         return self
 
-    def __exit__(self, *_exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *_exc: object) -> None:
+        self._stop_trace(keep=exc_type is not None)
         for closer in (self._context, self._browser):
             try:
                 if closer is not None:
@@ -213,6 +215,7 @@ class PayShackBrowser:
 
     def login(self) -> Session:
         """Log in through the login form; raise `PayShackAuthError` with what the page said."""
+        self._stop_trace(keep=False)  # typing the password is never traced
         page = self._fresh_tab()  # sessionStorage is per tab: a new tab holds no old session
         page.goto(LOGIN_PATH, wait_until="domcontentloaded")
         form = page.locator("form#login-form, form:has(input[type=password])").first
@@ -391,6 +394,7 @@ class PayShackBrowser:
             storage,
         )
         page.goto(f"{DASHBOARD_PATH}#{kind}", wait_until="domcontentloaded")
+        self._start_trace()  # after the session was restored: the trace holds no secret
         self._wait_loaded(1)
         page.fill("#date-from", date_from.isoformat())
         page.fill("#date-to", date_to.isoformat())
@@ -468,6 +472,34 @@ class PayShackBrowser:
             return 0
 
     # -- failure artifacts ------------------------------------------------------------------
+
+    def _start_trace(self) -> None:
+        """Trace the dashboard reading (screenshots and actions, no network, no DOM snapshots).
+
+        Started only after login and session restore, so no credential or token is in it;
+        kept only when the run fails.
+        """
+        if self._tracing or self.config.artifacts_dir is None or self._context is None:
+            return
+        self._context.tracing.start(screenshots=True, snapshots=False, sources=False)
+        self._tracing = True
+
+    def _stop_trace(self, keep: bool) -> Path | None:
+        """Stop tracing; save the trace to the artifacts folder when `keep`, else drop it."""
+        if not self._tracing or self._context is None:
+            return None
+        self._tracing = False
+        folder = self.config.artifacts_dir
+        try:
+            if keep and folder is not None:
+                folder.mkdir(parents=True, exist_ok=True)
+                path = folder / f"payshack-trace-{int(time.time() * 1000)}.zip"
+                self._context.tracing.stop(path=str(path))
+                return path
+            self._context.tracing.stop()
+        except PlaywrightError:
+            pass
+        return None
 
     def _failure_artifacts(self, name: str) -> Path | None:
         """A screenshot of the page with the login fields emptied first; None if disabled."""

@@ -9,7 +9,7 @@ import pytest
 
 from hub_core.settings import get_settings
 from hub_core.timeutil import day_bounds
-from hub_pipelines.sources.payshack.browser import PayShackAuthError, Session
+from hub_pipelines.sources.payshack.browser import PayShackAuthError, PayShackError, Session
 from hub_pipelines.sources.payshack.normalize import normalize_row, parse_row_time
 from hub_sandbox.scenario import Scenario, generate
 from tests.pipelines.conftest import SCENARIO_START, start_sandbox
@@ -149,3 +149,24 @@ def test_ist_dates_cover_the_utc_day() -> None:
 
     assert ist_dates(START, END) == (date(2026, 1, 1), date(2026, 1, 2))
     assert get_settings().hub_chromium_path
+
+
+def test_a_failed_read_leaves_a_trace_without_credentials(sandbox, make_browser, tmp_path) -> None:
+    import zipfile
+
+    password = get_settings().payshack_password.get_secret_value()
+    sandbox.knobs.update(slow_every=1, slow_seconds=3)
+    slow = make_browser(sandbox, timeout_ms=1_500)
+    with pytest.raises(PayShackError, match="did not load"), slow as browser:
+        token = browser.session().token
+        browser.read_day("payin", START, END, "dom")
+    (trace,) = (tmp_path / "artifacts").glob("payshack-trace-*.zip")
+    with zipfile.ZipFile(trace) as archive:
+        content = b"".join(archive.read(name) for name in archive.namelist())
+    assert len(content) > 0
+    for secret in (password, token, get_settings().payshack_email):
+        assert secret.encode() not in content
+    sandbox.knobs.update(slow_every=0)
+    with make_browser(sandbox) as browser:  # a successful read keeps no trace
+        browser.read_day("payout", START, END, "dom")
+    assert len(list((tmp_path / "artifacts").glob("payshack-trace-*.zip"))) == 1
