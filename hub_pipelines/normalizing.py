@@ -11,6 +11,7 @@ from typing import TypeVar
 from sqlalchemy import Engine
 
 from hub_core.types import Transaction
+from hub_pipelines.prefetch import prefetched
 from hub_pipelines.warehouse import UpsertCounts, batched, upsert_transactions
 
 T = TypeVar("T")
@@ -64,7 +65,7 @@ def normalize_into_transactions(
                 report.preview.append(txn)
             yield txn
 
-    for batch in batched(normalized(), batch_size):
+    for batch in prefetched(batched(normalized(), batch_size)):
         with engine.begin() as conn:
             report.rows.add(upsert_transactions(conn, batch))
     report.seconds = time.monotonic() - started

@@ -23,6 +23,7 @@ from sqlalchemy import Engine, text
 from hub_core.timeutil import day_bounds
 from hub_core.types import Source
 from hub_pipelines.normalizing import NormalizeReport, normalize_into_transactions
+from hub_pipelines.prefetch import prefetched
 from hub_pipelines.sources.vima.client import VimaClient
 from hub_pipelines.sources.vima.normalize import (
     MalformedOperation,
@@ -98,7 +99,9 @@ def ingest_partition(client: VimaClient, engine: Engine, window: PartitionWindow
             checkpoint = load_checkpoint(conn, Source.VIMA, stream, window.key) or Checkpoint(
                 None, 0, 0, False
             )
-        pages = client.iter_pages(stream, checkpoint.cursor, **_day_filters(window))  # type: ignore[arg-type]
+        pages = prefetched(  # fetch page n+1 while page n is written
+            client.iter_pages(stream, checkpoint.cursor, **_day_filters(window))  # type: ignore[arg-type]
+        )
         for page, cursor in pages:
             keyed = [op for op in page if op.get("operation_id") not in (None, "")]
             report.skipped_without_id += len(page) - len(keyed)
