@@ -29,6 +29,10 @@ source "$HUB_DIR/demo.env"
 set +a
 export DAGSTER_HOME="$HUB_DIR/dagster"
 cp dagster.yaml "$DAGSTER_HOME/dagster.yaml"
+# dagster.yaml reads its storage URL from the environment; take it from the hub settings.
+DAGSTER_POSTGRES_URL=$("$BIN/python" -c \
+    'from hub_core.settings import get_settings; print(get_settings().dagster_postgres_url)')
+export DAGSTER_POSTGRES_URL
 export HUB_CHROMIUM_PATH="${HUB_CHROMIUM_PATH:-$(command -v chromium || true)}"
 export VIMA_BASE_URL=http://127.0.0.1:8081 PAYSHACK_BASE_URL=http://127.0.0.1:8082
 export DAGSTER_GRAPHQL_URL=http://127.0.0.1:3000/graphql
