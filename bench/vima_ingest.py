@@ -107,6 +107,20 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def code_version() -> dict[str, Any]:
+    """The hub code being measured: git commit, and whether hub files differ from it."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], capture_output=True, text=True, check=False
+        ).stdout.strip()
+
+    return {
+        "commit": git("rev-parse", "--short", "HEAD"),
+        "hub_code_dirty": bool(git("status", "--porcelain", "--", "hub_core", "hub_pipelines")),
+    }
+
+
 def machine_info() -> dict[str, Any]:
     """The machine the figures come from."""
     cpu = "unknown"
@@ -128,14 +142,8 @@ def machine_info() -> dict[str, Any]:
         pg = "unknown"
     import dlt
 
-    def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", *args], capture_output=True, text=True, check=False
-        ).stdout.strip()
-
     return {
-        "commit": git("rev-parse", "--short", "HEAD"),
-        "hub_code_dirty": bool(git("status", "--porcelain", "--", "hub_core", "hub_pipelines")),
+        **code_version(),
         "nproc": os.cpu_count(),
         "cpu": cpu,
         "ram_gib": round(mem_kib / 1024**2, 1),
@@ -194,6 +202,7 @@ def run_isolated(func: Callable[..., dict[str, Any]], *args: Any) -> dict[str, A
     both cores busy during it (everything: contender, sandbox, PostgreSQL, other processes).
     """
     load = os.getloadavg()[0]
+    version = code_version()  # the hub code may change between runs on a shared checkout
     busy0, total0 = _cpu_jiffies()
     parent, child = _SPAWN.Pipe(duplex=False)
     process = _SPAWN.Process(target=_child, args=(child, func, args), name=func.__name__)
@@ -208,6 +217,7 @@ def run_isolated(func: Callable[..., dict[str, Any]], *args: Any) -> dict[str, A
     if status != "ok":
         raise RuntimeError(f"{func.__name__} failed:\n{payload}")
     busy1, total1 = _cpu_jiffies()
+    payload.update(version)
     payload["load_before"] = round(load, 2)
     payload["machine_busy_pct"] = round(100 * (busy1 - busy0) / max(1, total1 - total0), 1)
     return payload
@@ -587,7 +597,11 @@ def _median(runs: list[dict[str, Any]], key: str) -> float:
 
 
 def run_benchmark(
-    per_day: int, repeat: int, only: str | None, quiet_wait: float = 0.0
+    per_day: int,
+    repeat: int,
+    only: str | None,
+    quiet_wait: float = 0.0,
+    json_path: Path | None = None,
 ) -> dict[str, Any]:
     """Every selected contender `repeat` times against one sandbox day; figures and ratios."""
     want = {only} if only else {"hub", "dlt", "copy"}
@@ -619,6 +633,7 @@ def run_benchmark(
                     run = run_isolated(func, *args)
                     runs.setdefault(label, []).append(run)
                     _log(f"  {label}: {_brief(run)}")
+                    _save_partial(json_path, results, runs)
         if "hub" in want and per_day != FLATNESS_PER_DAY:
             with sandbox_process(FLATNESS_PER_DAY) as small:
                 small_prep = run_isolated(prepare, small.vima_url, None)
@@ -651,6 +666,12 @@ def profile(per_day: int, top: int) -> None:
                 print(json.dumps(run, indent=2))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _save_partial(path: Path | None, results: dict[str, Any], runs: dict[str, Any]) -> None:
+    """Write the figures so far (a killed run keeps what it measured)."""
+    if path is not None:
+        path.write_text(json.dumps({**results, "runs": runs, "partial": True}, indent=2))
 
 
 def summarize(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
@@ -764,7 +785,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.profile:
             profile(args.per_day, args.profile)
             return 0
-        results = run_benchmark(args.per_day, args.repeat, args.only, args.quiet_wait)
+        results = run_benchmark(args.per_day, args.repeat, args.only, args.quiet_wait, args.json)
     finally:
         if not args.keep_dbs:
             for name in BENCH_DATABASES:
