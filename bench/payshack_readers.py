@@ -40,9 +40,7 @@ import io
 import itertools
 import json
 import math
-import multiprocessing as mp
 import os
-import platform
 import pstats
 import random
 import resource
@@ -59,6 +57,8 @@ from datetime import UTC, date, datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
+
+from _common import SPAWN, busy_pct, cpu_jiffies, machine_basics, wait_for_quiet
 
 DAY = date(2026, 1, 1)
 SEED = 1
@@ -77,8 +77,6 @@ QUIET_LOAD = 1.0
 PSS_EVERY = 10  # samples (one PSS sweep a second)
 PAGE_SIZE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-_SPAWN = mp.get_context("spawn")
 
 
 # --------------------------------------------------------------------------- machine
@@ -100,31 +98,11 @@ def machine_info() -> dict[str, Any]:
     """The machine the figures come from."""
     import importlib.metadata
 
-    cpu = "unknown"
-    with open("/proc/cpuinfo") as handle:
-        for line in handle:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    with open("/proc/meminfo") as handle:
-        mem_kib = int(handle.readline().split()[1])
     return {
-        "nproc": os.cpu_count(),
-        "cpu": cpu,
-        "ram_gib": round(mem_kib / 1024**2, 1),
-        "kernel": platform.release(),
-        "python": platform.python_version(),
+        **machine_basics(),
         "chromium": _command_output([CHROMIUM, "--version"]),
         "playwright": importlib.metadata.version("playwright"),
     }
-
-
-def _cpu_jiffies() -> tuple[int, int]:
-    """(busy, total) CPU time of the whole machine so far, from /proc/stat."""
-    with open("/proc/stat") as handle:
-        values = [int(v) for v in handle.readline().split()[1:]]
-    idle = values[3] + values[4]  # idle + iowait
-    return sum(values) - idle, sum(values)
 
 
 # --------------------------------------------------------------------------- /proc
@@ -498,8 +476,8 @@ class Sandbox:
 @contextmanager
 def sandbox_process(payins: int, payouts: int) -> Iterator[Sandbox]:
     """The sandbox serving the benchmark day, in a process of its own."""
-    parent, child = _SPAWN.Pipe()
-    process = _SPAWN.Process(target=_sandbox_main, args=(payins, payouts, child), name="sandbox")
+    parent, child = SPAWN.Pipe()
+    process = SPAWN.Process(target=_sandbox_main, args=(payins, payouts, child), name="sandbox")
     process.start()
     child.close()
     try:
@@ -708,19 +686,6 @@ def _child(conn: Connection, reader: str, base_url: str, expected: Any, profile:
         conn.close()
 
 
-def wait_for_quiet(max_wait: float, threshold: float = QUIET_LOAD) -> float:
-    """Wait (at most `max_wait` s) until the 1-minute load average is below `threshold`.
-
-    The machine may be shared (other benchmarks, test suites); returns the load reached.
-    """
-    deadline = time.monotonic() + max_wait
-    load = os.getloadavg()[0]
-    while load >= threshold and time.monotonic() < deadline:
-        time.sleep(5)
-        load = os.getloadavg()[0]
-    return load
-
-
 def run_reader(reader: str, sandbox: Sandbox, profile: int) -> dict[str, Any]:
     """One reader in a fresh spawned interpreter, its process tree sampled from here.
 
@@ -729,10 +694,10 @@ def run_reader(reader: str, sandbox: Sandbox, profile: int) -> dict[str, Any]:
     """
     expected = sandbox.info["expected"]
     load = os.getloadavg()[0]
-    busy0, total0 = _cpu_jiffies()
+    before = cpu_jiffies()
     sandbox0 = read_stat(sandbox.pid)
-    parent, child = _SPAWN.Pipe(duplex=False)
-    process = _SPAWN.Process(
+    parent, child = SPAWN.Pipe(duplex=False)
+    process = SPAWN.Process(
         target=_child,
         args=(child, reader, sandbox.info["payshack_url"], expected, profile),
         name=f"reader-{reader}",
@@ -752,11 +717,10 @@ def run_reader(reader: str, sandbox: Sandbox, profile: int) -> dict[str, Any]:
     process.join()
     if status != "ok":
         raise RuntimeError(f"reader {reader} failed:\n{payload}")
-    busy1, total1 = _cpu_jiffies()
     sandbox1 = read_stat(sandbox.pid)
     payload["tree"] = sampler.report()
     payload["load_before"] = round(load, 2)
-    payload["machine_busy_pct"] = round(100 * (busy1 - busy0) / max(1, total1 - total0), 1)
+    payload["machine_busy_pct"] = busy_pct(before, cpu_jiffies())
     if sandbox0 is not None and sandbox1 is not None:
         payload["sandbox_cpu_s"] = round((sandbox1.cpu_ticks - sandbox0.cpu_ticks) / CLOCK_TICKS, 2)
     return payload
@@ -860,7 +824,7 @@ def main(argv: list[str] | None = None) -> int:
             runs = results["runs"][reader] = []
             for attempt in range(args.repeat):
                 if args.quiet_wait:
-                    load = wait_for_quiet(args.quiet_wait)
+                    load = wait_for_quiet(args.quiet_wait, QUIET_LOAD)
                     _log(f"1-min load average {load:.2f}")
                 _log(f"reader {reader}, run {attempt + 1}/{args.repeat}")
                 run = run_reader(reader, sandbox, args.profile)

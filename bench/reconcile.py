@@ -41,21 +41,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
 import os
-import platform
 import re
-import resource
 import statistics
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
+
+import _common
+from _common import machine_basics, wait_for_quiet
 
 DAY = date(2026, 3, 10)
 PROJECTS = ("91game", "caroussel")
@@ -77,8 +75,6 @@ BP_DUP_VIMA = 3  # the key occurs twice on the Vima side
 BP_DUP_PAYSHACK = 2  # the key occurs twice on the PayShack side
 BP_CHANGED_KEY = 10  # PayShack key differs: only the fallback can pair the two
 
-_SPAWN = mp.get_context("spawn")
-
 
 # --------------------------------------------------------------------------- helpers
 
@@ -91,11 +87,6 @@ def db_url(name: str = DB_NAME, driver: str = "postgresql+psycopg") -> str:
 def conninfo(name: str = DB_NAME) -> str:
     """libpq connection string of the database `name`."""
     return f"{PG_SERVER}/{name}"
-
-
-def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far, in MB (ru_maxrss is KiB on Linux)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def window() -> tuple[datetime, datetime, datetime, datetime]:
@@ -179,14 +170,6 @@ def machine_info() -> dict[str, Any]:
     import pandas as pd
     import psycopg
 
-    cpu = "unknown"
-    with open("/proc/cpuinfo") as handle:
-        for line in handle:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    with open("/proc/meminfo") as handle:
-        mem_kib = int(handle.readline().split()[1])
     settings: dict[str, str] = {}
     with psycopg.connect(conninfo("postgres")) as conn:
         for name in (
@@ -202,46 +185,10 @@ def machine_info() -> dict[str, Any]:
             row = conn.execute(f"SHOW {name}").fetchone()
             settings[name] = row[0] if row else "?"
     return {
-        "nproc": os.cpu_count(),
-        "cpu": cpu,
-        "ram_gib": round(mem_kib / 1024**2, 1),
-        "python": platform.python_version(),
+        **machine_basics(),
         "pandas": pd.__version__,
-        "kernel": platform.release(),
         "postgresql": settings,
     }
-
-
-def _cpu_jiffies() -> tuple[int, int]:
-    """(busy, total) CPU time of the whole machine so far, from /proc/stat."""
-    with open("/proc/stat") as handle:
-        values = [int(v) for v in handle.readline().split()[1:]]
-    idle = values[3] + values[4]  # idle + iowait
-    return sum(values) - idle, sum(values)
-
-
-def wait_for_quiet(max_wait: float, threshold: float = QUIET_LOAD) -> float:
-    """Wait (at most `max_wait` s) until the 1-minute load average is below `threshold`."""
-    deadline = time.monotonic() + max_wait
-    load = os.getloadavg()[0]
-    while load >= threshold and time.monotonic() < deadline:
-        time.sleep(5)
-        load = os.getloadavg()[0]
-    return load
-
-
-def _child(conn: Connection, func: Callable[..., dict[str, Any]], args: tuple[Any, ...]) -> None:
-    """Body of a spawned process: run `func`, send its result with the peak RSS, or the error."""
-    try:
-        result = func(*args)
-        result["peak_rss_mb"] = round(peak_rss_mb(), 1)
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        result["cpu_s"] = round(usage.ru_utime + usage.ru_stime, 2)
-        conn.send(("ok", result))
-    except BaseException:
-        conn.send(("error", traceback.format_exc()))
-    finally:
-        conn.close()
 
 
 def other_active_sessions() -> list[str]:
@@ -257,30 +204,10 @@ def other_active_sessions() -> list[str]:
 
 
 def run_isolated(func: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
-    """Run `func(*args)` in a fresh spawned interpreter and return its result dict.
-
-    Adds the 1-minute load average before the run and the share of both cores busy during it
-    (everything: contender, PostgreSQL and whatever else shares the machine).
-    """
-    load = os.getloadavg()[0]
+    """`_common.run_isolated`, plus the other client sessions busy on the server around it."""
     others = other_active_sessions()
-    busy0, total0 = _cpu_jiffies()
-    parent, child = _SPAWN.Pipe(duplex=False)
-    process = _SPAWN.Process(target=_child, args=(child, func, args), name=func.__name__)
-    process.start()
-    child.close()
-    try:
-        status, payload = parent.recv()
-    except EOFError:
-        process.join()
-        raise RuntimeError(f"{func.__name__} died (exit code {process.exitcode})") from None
-    process.join()
-    if status != "ok":
-        raise RuntimeError(f"{func.__name__} failed:\n{payload}")
-    busy1, total1 = _cpu_jiffies()
-    payload["load_before"] = round(load, 2)
+    payload = _common.run_isolated(func, *args)
     payload["other_active_sessions"] = sorted(set(others + other_active_sessions()))
-    payload["machine_busy_pct"] = round(100 * (busy1 - busy0) / max(1, total1 - total0), 1)
     return payload
 
 
@@ -921,7 +848,7 @@ def run_hub_variants(
         runs: list[dict[str, Any]] = []
         for _ in range(max(1, repeat)):
             if quiet_wait:
-                wait_for_quiet(quiet_wait)
+                wait_for_quiet(quiet_wait, QUIET_LOAD)
             runs.append(run_isolated(run_hub, settings, timeout_s))
             print("hub", json.dumps(runs[-1]), flush=True)
             if not runs[-1]["finished"]:
@@ -983,7 +910,7 @@ def main(argv: list[str] | None = None) -> int:
             size["hub"] = run_hub_variants(variants, args.repeat, args.hub_timeout, args.quiet_wait)
         if args.only != "hub":
             if args.quiet_wait:
-                wait_for_quiet(args.quiet_wait)
+                wait_for_quiet(args.quiet_wait, QUIET_LOAD)
             size["pandas"] = run_isolated(run_pandas)
             print("pandas", json.dumps(size["pandas"]), flush=True)
         results["sizes"].append(size)

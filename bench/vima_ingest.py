@@ -26,11 +26,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
 import os
 import pickle
-import platform
-import resource
 import shutil
 import signal
 import statistics
@@ -38,7 +35,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -47,6 +43,9 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+import _common
+from _common import SPAWN, machine_basics, peak_rss_mb, wait_for_quiet
 
 DAY = date(2026, 1, 1)
 SEED = 1
@@ -63,8 +62,6 @@ BENCH_DATABASES = ("bench_hub", "bench_hub_write", "bench_copy", "bench_copy_ind
 TARGET_E2E_RATIO = 2.0
 TARGET_WRITE_RATIO = 2.0
 TARGET_PEAK_MB = 500.0
-
-_SPAWN = mp.get_context("spawn")
 
 
 def db_url(name: str, driver: str = "postgresql+psycopg") -> str:
@@ -102,11 +99,6 @@ def migrate(url: str) -> None:
         logging.disable(logging.NOTSET)
 
 
-def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far, in MB (ru_maxrss is KiB on Linux)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def code_version() -> dict[str, Any]:
     """The hub code being measured: git commit, and whether hub files differ from it."""
 
@@ -123,14 +115,6 @@ def code_version() -> dict[str, Any]:
 
 def machine_info() -> dict[str, Any]:
     """The machine the figures come from."""
-    cpu = "unknown"
-    with open("/proc/cpuinfo") as handle:
-        for line in handle:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    with open("/proc/meminfo") as handle:
-        mem_kib = int(handle.readline().split()[1])
     try:
         pg = subprocess.run(
             ["psql", f"{PG_SERVER}/postgres", "-Atc", "SHOW server_version"],
@@ -144,82 +128,21 @@ def machine_info() -> dict[str, Any]:
 
     return {
         **code_version(),
-        "nproc": os.cpu_count(),
-        "cpu": cpu,
-        "ram_gib": round(mem_kib / 1024**2, 1),
-        "python": platform.python_version(),
+        **machine_basics(),
         "postgresql": pg,
         "dlt": dlt.__version__,
-        "kernel": platform.release(),
     }
 
 
 # --------------------------------------------------------------------------- subprocesses
 
 
-def _child(conn: Connection, func: Callable[..., dict[str, Any]], args: tuple[Any, ...]) -> None:
-    """Body of a spawned process: run `func`, send its result with the peak RSS, or the error."""
-    try:
-        result = func(*args)
-        result["peak_rss_mb"] = round(peak_rss_mb(), 1)
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        result["cpu_s"] = round(usage.ru_utime + usage.ru_stime, 2)
-        children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        if children:
-            result["children_peak_rss_mb"] = round(children, 1)
-        conn.send(("ok", result))
-    except BaseException:
-        conn.send(("error", traceback.format_exc()))
-    finally:
-        conn.close()
-
-
-def _cpu_jiffies() -> tuple[int, int]:
-    """(busy, total) CPU time of the whole machine so far, from /proc/stat."""
-    with open("/proc/stat") as handle:
-        values = [int(v) for v in handle.readline().split()[1:]]
-    idle = values[3] + values[4]  # idle + iowait
-    return sum(values) - idle, sum(values)
-
-
-def wait_for_quiet(max_wait: float, threshold: float) -> float:
-    """Wait (at most `max_wait` s) until the 1-minute load average is below `threshold`.
-
-    The machine may be shared (other test suites); returns the load average reached.
-    """
-    deadline = time.monotonic() + max_wait
-    load = os.getloadavg()[0]
-    while load >= threshold and time.monotonic() < deadline:
-        time.sleep(5)
-        load = os.getloadavg()[0]
-    return load
-
-
 def run_isolated(func: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
-    """Run `func(*args)` in a fresh spawned interpreter and return its result dict.
-
-    Adds the machine's state around the run: 1-minute load average before, and the share of
-    both cores busy during it (everything: contender, sandbox, PostgreSQL, other processes).
-    """
-    load = os.getloadavg()[0]
-    version = code_version()  # the hub code may change between runs on a shared checkout
-    busy0, total0 = _cpu_jiffies()
-    parent, child = _SPAWN.Pipe(duplex=False)
-    process = _SPAWN.Process(target=_child, args=(child, func, args), name=func.__name__)
-    process.start()
-    child.close()
-    try:
-        status, payload = parent.recv()
-    except EOFError:
-        process.join()
-        raise RuntimeError(f"{func.__name__} died (exit code {process.exitcode})") from None
-    process.join()
-    if status != "ok":
-        raise RuntimeError(f"{func.__name__} failed:\n{payload}")
-    busy1, total1 = _cpu_jiffies()
+    """`_common.run_isolated`, plus the hub code version (it may change between runs on a
+    shared checkout)."""
+    version = code_version()
+    payload = _common.run_isolated(func, *args)
     payload.update(version)
-    payload["load_before"] = round(load, 2)
-    payload["machine_busy_pct"] = round(100 * (busy1 - busy0) / max(1, total1 - total0), 1)
     return payload
 
 
@@ -259,8 +182,8 @@ class Sandbox:
 @contextmanager
 def sandbox_process(per_day: int) -> Iterator[Sandbox]:
     """A sandbox serving one generated day of `per_day` operations, in its own process."""
-    parent, child = _SPAWN.Pipe()
-    process = _SPAWN.Process(target=_sandbox_main, args=(per_day, child), name="sandbox")
+    parent, child = SPAWN.Pipe()
+    process = SPAWN.Process(target=_sandbox_main, args=(per_day, child), name="sandbox")
     process.start()
     child.close()
     try:
