@@ -12,6 +12,7 @@ from dagster import ConfigurableResource
 from pydantic import Field
 from sqlalchemy import Connection, Engine
 
+from hub_core.cache import DATA_VERSION_KEY
 from hub_core.db import get_engine
 from hub_core.settings import get_settings
 from hub_pipelines.sources.payshack.browser import (
@@ -21,8 +22,6 @@ from hub_pipelines.sources.payshack.browser import (
     SessionStore,
 )
 from hub_pipelines.sources.vima.client import RetryPolicy, VimaClient
-
-DATA_VERSION_KEY = "hub:data_version"
 
 
 class WarehouseResource(ConfigurableResource):
