@@ -12,7 +12,7 @@ from dagster import (
 from hub_core.settings import get_settings
 from hub_core.types import Transaction
 from hub_pipelines.normalizing import NormalizeReport
-from hub_pipelines.sources.vima.ingest import PartitionWindow
+from hub_pipelines.windows import PartitionWindow
 
 PREVIEW_COLUMNS = (
     "source_id",

@@ -14,7 +14,6 @@ from hub_core.types import Source
 from hub_pipelines.normalizing import NormalizeReport, normalize_into_transactions
 from hub_pipelines.sources.payshack.browser import Kind, PayShackBrowser, Reader
 from hub_pipelines.sources.payshack.normalize import MalformedRow, is_known_status, normalize_row
-from hub_pipelines.sources.vima.ingest import PartitionWindow
 from hub_pipelines.warehouse import (
     Checkpoint,
     UpsertCounts,
@@ -22,6 +21,7 @@ from hub_pipelines.warehouse import (
     save_checkpoint,
     upsert_raw_payshack,
 )
+from hub_pipelines.windows import PartitionWindow
 
 KINDS: tuple[Kind, ...] = ("payin", "payout")
 WRITE_BATCH = 500

@@ -14,13 +14,11 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
 from typing import Any
 
 import orjson
 from sqlalchemy import Engine, text
 
-from hub_core.timeutil import day_bounds
 from hub_core.types import Source
 from hub_pipelines.normalizing import NormalizeReport, normalize_into_transactions
 from hub_pipelines.prefetch import prefetched
@@ -37,28 +35,10 @@ from hub_pipelines.warehouse import (
     save_checkpoint,
     upsert_raw_vima,
 )
+from hub_pipelines.windows import PartitionWindow
 
 STREAMS = ("create", "update")
 BATCH_SIZE = 5000
-
-
-@dataclass(slots=True)
-class PartitionWindow:
-    """A daily partition: its key and its [start, end) in UTC."""
-
-    key: str
-    start: datetime
-    end: datetime
-
-    @classmethod
-    def for_key(cls, key: str, timezone: str) -> PartitionWindow:
-        """The window of the daily partition `key` (YYYY-MM-DD) in `timezone`."""
-        start, end = day_bounds(date.fromisoformat(key), timezone)
-        return cls(key=key, start=start, end=end)
-
-    def provider_dates(self) -> tuple[date, date]:
-        """The first and last UTC calendar dates the window touches."""
-        return self.start.date(), (self.end - timedelta(microseconds=1)).date()
 
 
 @dataclass(slots=True)

@@ -15,7 +15,7 @@ from hub_pipelines.sources.payshack import ingest as payshack_ingest
 from hub_pipelines.sources.payshack.browser import BrowserConfig, PayShackBrowser, SessionStore
 from hub_pipelines.sources.vima import ingest as vima_ingest
 from hub_pipelines.sources.vima.client import VimaClient
-from hub_pipelines.sources.vima.ingest import PartitionWindow
+from hub_pipelines.windows import PartitionWindow
 from hub_sandbox.scenario import Scenario, generate
 from tests.pipelines.conftest import start_sandbox
 

@@ -14,7 +14,8 @@ from hub_core.settings import get_settings
 from hub_pipelines.assets.vima import vima_operations, vima_transactions
 from hub_pipelines.resources import RedisResource, VimaResource, WarehouseResource
 from hub_pipelines.sources.vima.client import RetryPolicy, VimaClient
-from hub_pipelines.sources.vima.ingest import PartitionWindow, ingest_partition
+from hub_pipelines.sources.vima.ingest import ingest_partition
+from hub_pipelines.windows import PartitionWindow
 from tests.pipelines.conftest import SCENARIO_START
 
 DAY = SCENARIO_START.isoformat()
