@@ -48,11 +48,19 @@ class UpsertCounts:
         return self.new + self.updated
 
 
+def canonical_json(payload: Any) -> bytes:
+    """A provider payload as JSON with sorted keys: the same content gives the same bytes."""
+    return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS, default=str)
+
+
+def content_hash(canonical: bytes) -> str:
+    """Hash of canonical JSON bytes (see `canonical_json`)."""
+    return hashlib.blake2b(canonical, digest_size=16).hexdigest()
+
+
 def payload_hash(payload: Any) -> str:
     """Stable content hash of a provider payload (key order does not matter)."""
-    return hashlib.blake2b(
-        orjson.dumps(payload, option=orjson.OPT_SORT_KEYS, default=str), digest_size=16
-    ).hexdigest()
+    return content_hash(canonical_json(payload))
 
 
 def _counts(rows: Sequence[Any], total: int) -> UpsertCounts:
@@ -129,7 +137,7 @@ def upsert_raw_vima(
         )
     }  # fmt: skip
     for op_id, op in latest.items():
-        canonical = orjson.dumps(op, option=orjson.OPT_SORT_KEYS, default=str)
+        canonical = canonical_json(op)
         columns["ids"].append(op_id)
         columns["create_ids"].append(_optional_int(op.get("operation_create_id")))
         columns["update_ids"].append(_optional_int(op.get("operation_update_id")))
@@ -137,7 +145,7 @@ def upsert_raw_vima(
         columns["created"].append(_optional_time(op.get("operation_created_at")))
         columns["modified"].append(_optional_time(op.get("operation_modified_at")))
         columns["payloads"].append(canonical)
-        columns["hashes"].append(hashlib.blake2b(canonical, digest_size=16).hexdigest())
+        columns["hashes"].append(content_hash(canonical))
     payloads = b"[" + b",".join(columns.pop("payloads")) + b"]"
     with conn.connection.driver_connection.cursor() as cursor:
         params = {**columns, "payloads": payloads.decode(), "partition_key": partition_key}
