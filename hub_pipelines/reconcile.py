@@ -14,54 +14,92 @@ A pair is `discrepancy_amount`, else `discrepancy_status`, else `matched`; what 
 earlier record, an orphan to its own, a duplicate group to its earliest row's: each result
 is counted on exactly one day. The day's results replace the previous ones in one transaction;
 resolutions live in their own table, keyed by the stable `discrepancy_key`.
+
+How, in two statements and no sort of the day: (1) `JOIN_SQL` hash-joins the window's two
+sides on (direction, key) into a temp table, one row per Vima row and its PayShack partner(s),
+plus the PayShack rows without a Vima row, with parallel workers; (2) `RESULTS_SQL` finds the
+repeated keys (a key on more than one joined row), classifies and inserts every result, and
+returns the day's counts from the rows it inserted. Memory is bounded by `work_mem` per hash
+(more spills to temp files), not by the size of the day.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+import psycopg
 from sqlalchemy import Connection, text
 
 from hub_core.timeutil import day_bounds
+from hub_core.types import MatchType
 
-RECONCILE_SQL = """WITH cand AS MATERIALIZED (
-    -- Both sides in one pass, sorted once by key. Each row learns how often its key occurs
-    -- on each side and, where it occurs once on each side, the PayShack row's fields.
-    SELECT source = 'vima' AS is_v, source_id, match_key AS key, project, direction, amount,
-           paid_amount, status, created_at,
-           count(*) FILTER (WHERE source = 'vima') OVER w AS nv,
-           count(*) FILTER (WHERE source = 'payshack') OVER w AS np,
-           min(created_at) OVER w AS key_first,
-           min(source_id) FILTER (WHERE source = 'payshack') OVER w AS p_source_id,
-           min(amount) FILTER (WHERE source = 'payshack') OVER w AS p_amount,
-           min(paid_amount) FILTER (WHERE source = 'payshack') OVER w AS p_paid,
-           min(status) FILTER (WHERE source = 'payshack') OVER w AS p_status,
-           min(created_at) FILTER (WHERE source = 'payshack') OVER w AS p_created
-    FROM transactions
-    WHERE source IN ('vima', 'payshack') AND project = ANY(:projects)
-      AND created_at >= :window_start AND created_at < :window_end
-    WINDOW w AS (PARTITION BY direction, match_key)
+
+def _side(alias: str, source: str) -> str:
+    """The window's rows of one side, as a filter on `transactions AS alias`."""
+    return (
+        f"{alias}.source = '{source}' AND {alias}.project = ANY(%(projects)s) "
+        f"AND {alias}.created_at >= %(window_start)s AND {alias}.created_at < %(window_end)s"
+    )
+
+
+# A CREATE TABLE AS (the only insert PostgreSQL 15 runs with parallel workers) takes no
+# server-side parameters: this statement is bound on the client by psycopg (`ClientCursor`).
+JOIN_SQL = f"""CREATE TEMP TABLE recon_join ON COMMIT DROP AS
+-- every Vima row of the window with its PayShack rows of the same (direction, key), if any
+SELECT v.direction, v.match_key AS key, v.project AS v_project, p.project AS p_project,
+       v.source_id AS v_id, p.source_id AS p_id, v.amount AS v_amount, p.amount AS p_amount,
+       v.paid_amount AS v_paid, p.paid_amount AS p_paid, v.status AS v_status,
+       p.status AS p_status, v.created_at AS v_created, p.created_at AS p_created
+FROM transactions v
+LEFT JOIN transactions p
+  ON p.direction = v.direction AND p.match_key = v.match_key AND {_side("p", "payshack")}
+WHERE {_side("v", "vima")}
+UNION ALL
+-- and every PayShack row of the window with no Vima row of its key
+SELECT p.direction, p.match_key, NULL, p.project, NULL, p.source_id, NULL, p.amount, NULL,
+       p.paid_amount, NULL, p.status, NULL, p.created_at
+FROM transactions p
+WHERE {_side("p", "payshack")}
+  AND NOT EXISTS (
+      SELECT 1 FROM transactions v
+      WHERE v.direction = p.direction AND v.match_key = p.match_key AND {_side("v", "vima")})
+"""
+
+
+RESULTS_SQL = """WITH dup_keys AS MATERIALIZED (
+    -- a key on more than one joined row occurs more than once on a side: a duplicate
+    SELECT direction, key, min(least(v_created, p_created)) AS key_first
+    FROM recon_join WHERE key IS NOT NULL
+    GROUP BY direction, key HAVING count(*) > 1
 ), exact AS (
     -- the key once on each side: a pair
-    SELECT direction, project, key AS client_operation_id, key AS order_id,
-           source_id AS v_source_id, p_source_id, amount AS v_amount, p_amount,
-           paid_amount AS v_paid, p_paid, status AS v_status, p_status,
-           created_at AS v_created, p_created, 'exact' AS method
-    FROM cand
-    WHERE is_v AND key IS NOT NULL AND nv = 1 AND np = 1
+    SELECT direction, v_project AS project, key AS client_operation_id, key AS order_id,
+           v_id AS v_source_id, p_id AS p_source_id, v_amount, p_amount, v_paid, p_paid,
+           v_status, p_status, v_created, p_created, 'exact' AS method
+    FROM recon_join j
+    WHERE v_id IS NOT NULL AND p_id IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM dup_keys d WHERE d.direction = j.direction AND d.key = j.key)
 ), lv AS MATERIALIZED (
     -- rows with no counterpart by key (and no duplicated key); few
-    SELECT source_id, key, project, direction, amount, paid_amount, status, created_at,
-           floor(extract(epoch FROM created_at) / :fallback_seconds)::bigint AS slot
-    FROM cand WHERE is_v AND (key IS NULL OR (nv = 1 AND np = 0))
+    SELECT v_id AS source_id, key, v_project AS project, direction, v_amount AS amount,
+           v_paid AS paid_amount, v_status AS status, v_created AS created_at,
+           floor(extract(epoch FROM v_created) / :fallback_seconds)::bigint AS slot
+    FROM recon_join j
+    WHERE p_id IS NULL
+      AND NOT EXISTS (SELECT 1 FROM dup_keys d WHERE d.direction = j.direction AND d.key = j.key)
 ), lp AS MATERIALIZED (
-    SELECT source_id, key, project, direction, amount, paid_amount, status, created_at,
-           floor(extract(epoch FROM created_at) / :fallback_seconds)::bigint AS slot
-    FROM cand WHERE NOT is_v AND (key IS NULL OR (np = 1 AND nv = 0))
+    SELECT p_id AS source_id, key, p_project AS project, direction, p_amount AS amount,
+           p_paid AS paid_amount, p_status AS status, p_created AS created_at,
+           floor(extract(epoch FROM p_created) / :fallback_seconds)::bigint AS slot
+    FROM recon_join j
+    WHERE v_id IS NULL
+      AND NOT EXISTS (SELECT 1 FROM dup_keys d WHERE d.direction = j.direction AND d.key = j.key)
 ), lp_near AS MATERIALIZED (
     -- each unpaired PayShack row under its own time slot and both neighbours: a Vima row's
     -- fallback candidates are then an equi-join on (project, direction, slot)
@@ -86,6 +124,21 @@ RECONCILE_SQL = """WITH cand AS MATERIALIZED (
     JOIN lv v ON v.source_id = e.v_source_id
     JOIN lp p ON p.source_id = e.p_source_id
     WHERE e.v_candidates = 1 AND e.p_candidates = 1
+), dup_rows AS (
+    -- every row of a repeated key, once (a joined row repeats a row of the other side)
+    SELECT true AS is_v, j.v_id AS source_id, j.key, j.v_project AS project, j.direction,
+           j.v_amount AS amount, j.v_status AS status, d.key_first
+    FROM recon_join j JOIN dup_keys d ON d.direction = j.direction AND d.key = j.key
+    WHERE j.v_id IS NOT NULL
+    UNION
+    SELECT false, j.p_id, j.key, j.p_project, j.direction, j.p_amount, j.p_status, d.key_first
+    FROM recon_join j JOIN dup_keys d ON d.direction = j.direction AND d.key = j.key
+    WHERE j.p_id IS NOT NULL
+), dups AS (
+    SELECT dup_rows.*,
+           count(*) FILTER (WHERE is_v) OVER k AS nv,
+           count(*) FILTER (WHERE NOT is_v) OVER k AS np
+    FROM dup_rows WINDOW k AS (PARTITION BY direction, key)
 ), pairs AS (
     SELECT * FROM exact UNION ALL SELECT * FROM fallback
 ), pair_results AS (
@@ -131,23 +184,44 @@ RECONCILE_SQL = """WITH cand AS MATERIALIZED (
            CASE WHEN is_v THEN amount END, CASE WHEN NOT is_v THEN amount END, NULL,
            CASE WHEN is_v THEN status END, CASE WHEN NOT is_v THEN status END,
            key_first, jsonb_build_object('key', key, 'vima_rows', nv, 'payshack_rows', np)
-    FROM cand WHERE key IS NOT NULL AND (nv > 1 OR np > 1)
+    FROM dups
+), inserted AS (
+    INSERT INTO reconciliation_results (
+        recon_date, run_id, match_type, match_method, discrepancy_key, project, direction,
+        currency, client_operation_id, order_id, vima_txn_id, payshack_txn_id, vima_amount,
+        payshack_amount, amount_diff, vima_status, payshack_status, details
+    )
+    SELECT :recon_date, :run_id, match_type, match_method, discrepancy_key, project,
+           direction, 'INR', client_operation_id, order_id, vima_txn_id, payshack_txn_id,
+           vima_amount, payshack_amount, amount_diff, vima_status, payshack_status, details
+    FROM results
+    WHERE anchor >= :day_start AND anchor < :day_end
+    RETURNING match_type, match_method, coalesce(vima_amount, payshack_amount) AS amount
 )
-INSERT INTO reconciliation_results (
-    recon_date, run_id, match_type, match_method, discrepancy_key, project, direction, currency,
-    client_operation_id, order_id, vima_txn_id, payshack_txn_id, vima_amount, payshack_amount,
-    amount_diff, vima_status, payshack_status, details
-)
-SELECT :recon_date, :run_id, match_type, match_method, discrepancy_key, project, direction,
-       'INR', client_operation_id, order_id, vima_txn_id, payshack_txn_id, vima_amount,
-       payshack_amount, amount_diff, vima_status, payshack_status, details
-FROM results
-WHERE anchor >= :day_start AND anchor < :day_end
+-- the day's counts and amounts, from what was just written (no second read of the table)
+SELECT match_type, coalesce(match_method, '-'), count(*), coalesce(sum(amount), 0)
+FROM inserted GROUP BY 1, 2
 """
 
 
-RECON_WORK_MEM = "256MB"
-"""Memory per hash or sort node of the reconciliation statement (constant: flat in day size)."""
+RECON_SETTINGS: dict[str, str] = {
+    # Memory per hash or sort node (and per parallel worker): constant, so the memory of a
+    # reconciliation is flat in the size of the day; what does not fit spills to temp files.
+    "work_mem": "128MB",
+    # The planner cannot estimate the rows behind the key filters of a temp table without
+    # statistics (it guesses few), and a nested loop or a merge join over a day's two sides
+    # costs a sort or worse; every join here is an equi-join that hashes well.
+    "enable_nestloop": "off",
+    "enable_mergejoin": "off",
+    # The join of the two sides is the bulk of the work: let it run in parallel workers (the
+    # defaults price their start-up and tuple transfer above what they cost here).
+    "parallel_setup_cost": "0",
+    "parallel_tuple_cost": "0.001",
+    # With nested loops off the plan's cost looks huge and JIT compiles it: ~2.6 s wasted on
+    # a small day, no gain on a big one.
+    "jit": "off",
+}
+"""Settings of the reconciliation's transaction (`SET LOCAL`: they end with it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +246,7 @@ class ReconSummary:
     by_method: dict[str, int] = field(default_factory=dict)
     largest_breaks: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    step_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -189,39 +264,60 @@ def reconcile_day(conn: Connection, day: date, run_id: str, params: ReconParams)
     started = time.monotonic()
     day_start, day_end = day_bounds(day, params.timezone)
     margin = timedelta(hours=params.margin_hours)
+    steps: dict[str, float] = {}
     # One reconciliation of a day at a time: a second waits, then replaces the first's results.
     conn.execute(text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": _day_lock(day)})
-    conn.execute(text("DELETE FROM reconciliation_results WHERE recon_date = :d"), {"d": day})
-    # The planner cannot estimate row counts behind the CTEs' key-count filters (it guesses
-    # one row), and a nested loop over a day's two sides is quadratic; every join here is an
-    # equi-join that hashes well. Memory stays bounded by work_mem (hashes spill in batches).
-    conn.execute(text("SET LOCAL enable_nestloop = off"))
-    # With nested loops off the plan's cost looks huge and JIT compiles it: ~2.6 s wasted on a
-    # small day, no gain on a big one.
-    conn.execute(text("SET LOCAL jit = off"))
-    conn.execute(text(f"SET LOCAL work_mem = '{RECON_WORK_MEM}'"))
-    conn.execute(
-        text(RECONCILE_SQL),
-        {
-            "projects": list(params.projects),
-            "window_start": day_start - margin,
-            "window_end": day_end + margin,
-            "day_start": day_start,
-            "day_end": day_end,
-            "tolerance": params.tolerance,
-            "fallback": timedelta(minutes=params.fallback_minutes),
-            "fallback_seconds": params.fallback_minutes * 60,
-            "recon_date": day,
-            "run_id": run_id,
-        },
-    )
-    summary = summarize_day(conn, day, run_id)
+    with _timed(steps, "delete"):
+        conn.execute(text("DELETE FROM reconciliation_results WHERE recon_date = :d"), {"d": day})
+    for setting, value in RECON_SETTINGS.items():
+        conn.execute(text(f"SET LOCAL {setting} = '{value}'"))
+    params_ = {
+        "projects": list(params.projects),
+        "window_start": day_start - margin,
+        "window_end": day_end + margin,
+        "day_start": day_start,
+        "day_end": day_end,
+        "tolerance": params.tolerance,
+        "fallback": timedelta(minutes=params.fallback_minutes),
+        "fallback_seconds": params.fallback_minutes * 60,
+        "recon_date": day,
+        "run_id": run_id,
+    }
+    # A second reconciliation in the same transaction (tests, a retried op) starts afresh.
+    conn.execute(text("DROP TABLE IF EXISTS pg_temp.recon_join"))
+    with _timed(steps, "join"):
+        _execute_client_bound(conn, JOIN_SQL, params_)
+    with _timed(steps, "results"):
+        counted = conn.execute(text(RESULTS_SQL), params_).all()
+    conn.execute(text("DROP TABLE pg_temp.recon_join"))
+    summary = ReconSummary(recon_date=day, run_id=run_id, step_seconds=steps)
+    _add_counts(summary, counted)
+    summary.largest_breaks = largest_breaks(conn, day)
     summary.seconds = time.monotonic() - started
     return summary
 
 
+@contextmanager
+def _timed(steps: dict[str, float], name: str) -> Iterator[None]:
+    started = time.monotonic()
+    yield
+    steps[name] = round(time.monotonic() - started, 3)
+
+
+def _execute_client_bound(conn: Connection, sql: str, params: dict[str, Any]) -> None:
+    """Run `sql` (psycopg `%(name)s` placeholders) in `conn`'s transaction, values inlined
+    and quoted by psycopg: for statements that take no server-side parameters."""
+    driver = conn.connection.driver_connection
+    with psycopg.ClientCursor(driver) as cursor:  # type: ignore[arg-type]
+        cursor.execute(sql, params)
+
+
 def _day_lock(day: date) -> int:
     return 0x7A4B_0000_0000 + day.toordinal()
+
+
+BREAK_TYPES = tuple(t.value for t in MatchType if t is not MatchType.MATCHED)
+"""Every result type but a clean match."""
 
 
 def summarize_day(conn: Connection, day: date, run_id: str = "", largest: int = 10) -> ReconSummary:
@@ -235,22 +331,34 @@ def summarize_day(conn: Connection, day: date, run_id: str = "", largest: int = 
         ),
         {"d": day},
     ).all()
+    _add_counts(summary, rows)
+    summary.largest_breaks = largest_breaks(conn, day, largest)
+    return summary
+
+
+def _add_counts(summary: ReconSummary, rows: Sequence[Any]) -> None:
+    """Fold (match_type, method or '-', count, amount) rows into `summary`."""
     for match_type, method, count, amount in rows:
         summary.counts[match_type] = summary.counts.get(match_type, 0) + count
         summary.amounts[match_type] = summary.amounts.get(match_type, Decimal(0)) + amount
         if method != "-":
             summary.by_method[method] = summary.by_method.get(method, 0) + count
-    summary.largest_breaks = [
+
+
+def largest_breaks(conn: Connection, day: date, largest: int = 10) -> list[dict[str, Any]]:
+    """The day's `largest` breaks by amount (the difference, else the orphan's amount)."""
+    # An IN list of the break types reads only their index ranges, not the day's matches.
+    return [
         dict(row._mapping)
         for row in conn.execute(
             text(
                 "SELECT match_type, match_method, client_operation_id, order_id, vima_txn_id, "
                 "payshack_txn_id, vima_amount, payshack_amount, amount_diff "
-                "FROM reconciliation_results WHERE recon_date = :d AND match_type <> 'matched' "
+                "FROM reconciliation_results "
+                "WHERE recon_date = :d AND match_type = ANY(:types) "
                 "ORDER BY abs(coalesce(amount_diff, vima_amount, payshack_amount)) DESC, id "
                 "LIMIT :n"
             ),
-            {"d": day, "n": largest},
+            {"d": day, "types": list(BREAK_TYPES), "n": largest},
         )
     ]
-    return summary

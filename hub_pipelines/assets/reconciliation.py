@@ -70,6 +70,7 @@ def reconciliation(
             "by_method": MetadataValue.json(summary.by_method),
             "largest_breaks": MetadataValue.md(breaks_markdown(summary)),
             "duration_s": round(summary.seconds, 3),
+            "step_seconds": MetadataValue.json(summary.step_seconds),
         },
         check_results=[
             AssetCheckResult(
