@@ -11,9 +11,12 @@ Loading, indexing and `VACUUM ANALYZE` are setup, never timed.
 Contenders, each in its own spawned interpreter, run on the same database in the same run:
 
 - `hub`: `reconcile_day(conn, 2026-03-10, 'bench', ReconParams(projects=('91game',
-  'caroussel')))` inside `engine.begin()`: deleting the day's previous results, the one
-  reconciliation statement (results inserted into `reconciliation_results`), the summary
-  queries and the commit. Memory: the Python process's peak RSS, and the PostgreSQL backend's
+  'caroussel')))` inside `engine.begin()`: deleting the day's previous results, the join of
+  the two sides into a temp table (a parallel hash join), the results statement (results
+  inserted into `reconciliation_results`, counts returned), the largest breaks and the commit.
+  Run on an empty results table (`first`) and again over the stored results of the previous
+  run (`re-run`: the DELETE of ~1M rows is in it, as in the daily late pass). Memory: the
+  Python process's peak RSS, and the PostgreSQL backend's
   (VmHWM, and RssAnon sampled every 50 ms: its private memory, shared buffers excluded) plus
   the temporary files the statement spilled (`pg_stat_database.temp_bytes` delta).
 - `pandas`: read the same window's rows of both sides with `COPY ... TO STDOUT (FORMAT csv)`
@@ -25,12 +28,13 @@ Contenders, each in its own spawned interpreter, run on the same database in the
 Both run at `--flat-rows` (default 250,000, margins scaled alike) and at `--rows` per side to
 show how memory grows with the day. A hub run is cancelled after `--hub-timeout` seconds
 (`statement_timeout`) and reported as not finished. Diagnostic hub runs (`--diag`, default
-`jit=off`) run the same unchanged `reconcile_day` on a session with those settings (what
-`reconcile_day` sets itself with `SET LOCAL` wins), to show what a setting costs. When the hub
+`max_parallel_workers_per_gather=0`: no parallel workers) run the same unchanged
+`reconcile_day` on a session with those settings (what `reconcile_day` sets itself with `SET
+LOCAL` wins), to show what a setting costs. When the hub
 misses the 20 s target (or with `--explain`), `reconcile_day` runs again in a rolled-back
-transaction with its statement explained: `EXPLAIN` alone when the shipped run did not finish,
-else `EXPLAIN (ANALYZE, BUFFERS)`, and the same for each diagnostic variant; the slowest nodes
-are printed.
+transaction with its results statement explained: `EXPLAIN` alone when the shipped run did
+not finish, else `EXPLAIN (ANALYZE, BUFFERS)`, and the same for each diagnostic variant; the
+slowest nodes are printed.
 
 Run: `.venv/bin/python bench/reconcile.py [--rows 1000000] [--margin-rows 250000]
 [--flat-rows 250000] [--only hub|pandas] [--hub-timeout 600] [--diag SETTINGS | none]
@@ -433,11 +437,13 @@ def _set_all(conn: Any, settings: dict[str, str]) -> None:
         conn.execute(text(f"SELECT set_config('{name}', :v, false)"), {"v": value})
 
 
-def run_hub(settings: dict[str, str], timeout_s: float) -> dict[str, Any]:
+def run_hub(settings: dict[str, str], timeout_s: float, rerun: bool = False) -> dict[str, Any]:
     """Time `reconcile_day` on the generated day; memory of this process and of its backend.
 
     `settings` are set on the session first (empty for the hub as shipped); the statement is
     cancelled after `timeout_s` (PostgreSQL `statement_timeout`), reported as not finished.
+    The results table is emptied first unless `rerun` (then the day's stored results are
+    replaced, as a re-run does).
     """
     import psycopg
     from sqlalchemy import text
@@ -450,7 +456,11 @@ def run_hub(settings: dict[str, str], timeout_s: float) -> dict[str, Any]:
     params = ReconParams(projects=PROJECTS)
     summary = None
     with engine.connect() as observer:
-        observer.execute(text("TRUNCATE reconciliation_results"))
+        if not rerun:
+            observer.execute(text("TRUNCATE reconciliation_results"))
+        replaced = observer.execute(
+            text("SELECT count(*) FROM reconciliation_results WHERE recon_date = :d"), {"d": DAY}
+        ).scalar_one()
         observer.commit()
         files0, bytes0 = _temp_stats(observer)
         observer.commit()
@@ -484,6 +494,8 @@ def run_hub(settings: dict[str, str], timeout_s: float) -> dict[str, Any]:
     engine.dispose()
     result: dict[str, Any] = {
         "settings": settings,
+        "rerun": rerun,
+        "replaced_results": int(replaced),
         "reconcile_py_sha256_12": recon_sql_digest(),
         "finished": summary is not None,
         "timeout_s": timeout_s,
@@ -508,6 +520,7 @@ def run_hub(settings: dict[str, str], timeout_s: float) -> dict[str, Any]:
     if summary is not None:
         result.update(
             reconcile_day_s=round(summary.seconds, 2),
+            step_seconds=summary.step_seconds,
             counts=dict(sorted(summary.counts.items())),
             by_method=dict(sorted(summary.by_method.items())),
             match_rate=round(summary.match_rate, 4),
@@ -607,8 +620,10 @@ def recon_sql_digest() -> str:
 
 class _ExplainingConnection:
     """Stands in for a `Connection` inside `reconcile_day`: every statement runs as issued
-    (the advisory lock, the DELETE, its `SET LOCAL`s, the summary), except the reconciliation
-    statement, which runs as `EXPLAIN (<options>) <statement>` with the same bound parameters.
+    (the advisory lock, the DELETE, its `SET LOCAL`s, the join into `recon_join`, the largest
+    breaks), except the results statement, which runs as `EXPLAIN (<options>) <statement>`
+    with the same bound parameters (the join's own plan is a parallel hash join, timed apart
+    in `step_seconds`).
     """
 
     def __init__(self, conn: Any, options: str) -> None:
@@ -616,17 +631,30 @@ class _ExplainingConnection:
         self._options = options
         self.plan: Any = None
 
+    @property
+    def connection(self) -> Any:
+        """The DBAPI connection (the join statement is bound on the client through it)."""
+        return self._conn.connection
+
     def execute(self, statement: Any, parameters: Any = None) -> Any:
-        """Run `statement`, or explain it when it is the reconciliation statement."""
+        """Run `statement`, or explain it when it is the results statement."""
         from sqlalchemy import text
 
-        from hub_pipelines.reconcile import RECONCILE_SQL
+        from hub_pipelines.reconcile import RESULTS_SQL
 
-        if getattr(statement, "text", None) == RECONCILE_SQL:
-            explained = text(f"EXPLAIN ({self._options}) " + RECONCILE_SQL)
+        if getattr(statement, "text", None) == RESULTS_SQL:
+            explained = text(f"EXPLAIN ({self._options}) " + RESULTS_SQL)
             self.plan = self._conn.execute(explained, parameters).scalar_one()
-            return None
+            return _NoRows()
         return self._conn.execute(statement, parameters)
+
+
+class _NoRows:
+    """What the explained statement returns in place of its counts."""
+
+    def all(self) -> list[Any]:
+        """No rows."""
+        return []
 
 
 def _label(node: dict[str, Any]) -> str:
@@ -693,7 +721,7 @@ def explain(settings: dict[str, str], analyze: bool, timeout_s: float) -> dict[s
     engine.dispose()
     raw = proxy.plan
     if raw is None:
-        raise RuntimeError("reconcile_day did not issue RECONCILE_SQL")
+        raise RuntimeError("reconcile_day did not issue RESULTS_SQL")
     plan = raw[0] if isinstance(raw, list) else json.loads(raw)[0]
     nodes: list[dict[str, Any]] = []
     # A CTE's subplan runs inside whichever CTE Scan pulls its rows first: its time is counted
@@ -762,11 +790,12 @@ def _mb(value: float) -> str:
     return f"{value:,.0f} MB"
 
 
-def _hub_label(settings: dict[str, str]) -> str:
-    if not settings:
-        return "hub `reconcile_day` as shipped"
-    shown = ", ".join(f"{k}={v}" for k, v in settings.items())
-    return f"hub `reconcile_day` + session `{shown}` (diagnostic)"
+def _hub_label(hub: dict[str, Any]) -> str:
+    run = "re-run" if hub.get("rerun") else "first run"
+    if not hub["settings"]:
+        return f"hub `reconcile_day` as shipped, {run}"
+    shown = ", ".join(f"{k}={v}" for k, v in hub["settings"].items())
+    return f"hub `reconcile_day` + session `{shown}` (diagnostic), {run}"
 
 
 def _hub_row(hub: dict[str, Any], shape: str) -> str:
@@ -777,7 +806,7 @@ def _hub_row(hub: dict[str, Any], shape: str) -> str:
         else f"DNF: cancelled at {hub['timeout_s']:.0f} s (statement_timeout)"
     )
     return (
-        f"| {_hub_label(hub['settings'])} | {shape} | {seconds} | backend private peak "
+        f"| {_hub_label(hub)} | {shape} | {seconds} | backend private peak "
         f"{_mb(be['peak_anon_mb'])} (VmHWM {_mb(be['vm_hwm_mb'])} incl. shared buffers), "
         f"temp files {_mb(hub['temp_mb'])}; Python {_mb(hub['peak_rss_mb'])} |"
     )
@@ -817,6 +846,7 @@ def ratios(full: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for hub in full.get("hub", []):
         tag = "hub" + "".join(f"[{k}={v}]" for k, v in hub["settings"].items())
+        tag += " re-run" if hub.get("rerun") else ""
         if not hub["finished"]:
             out[f"{tag}: within 20 s"] = f"no (did not finish in {hub['timeout_s']:.0f} s)"
             if pdr:
@@ -842,14 +872,15 @@ def _parse_settings(text_: str) -> dict[str, str]:
 def run_hub_variants(
     variants: list[dict[str, str]], repeat: int, timeout_s: float, quiet_wait: float
 ) -> list[dict[str, Any]]:
-    """Run the hub (as shipped, then with each diagnostic setting set), median of `repeat`."""
+    """Run the hub (as shipped, first runs then re-runs, then with each diagnostic setting
+    set), median of `repeat`."""
     chosen: list[dict[str, Any]] = []
-    for settings in variants:
+    for settings, rerun in [({}, False), ({}, True)] + [(v, False) for v in variants[1:]]:
         runs: list[dict[str, Any]] = []
         for _ in range(max(1, repeat)):
             if quiet_wait:
                 wait_for_quiet(quiet_wait, QUIET_LOAD)
-            runs.append(run_isolated(run_hub, settings, timeout_s))
+            runs.append(run_isolated(run_hub, settings, timeout_s, rerun))
             print("hub", json.dumps(runs[-1]), flush=True)
             if not runs[-1]["finished"]:
                 break  # a cancelled run would only be cancelled again
@@ -878,7 +909,7 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         default=None,
         help="also run the hub with these session settings, e.g. enable_nestloop=off,jit=off "
-        "(repeatable; default: jit=off; 'none' for no diagnostic run)",
+        "(repeatable; default: max_parallel_workers_per_gather=0; 'none' for none)",
     )
     parser.add_argument("--json", type=Path, help="write every figure to this file")
     parser.add_argument("--explain", type=Path, help="always EXPLAIN; plans to this file")
@@ -887,7 +918,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    diag = args.diag if args.diag is not None else ["jit=off"]
+    diag = args.diag if args.diag is not None else ["max_parallel_workers_per_gather=0"]
     variants = [{}] + [_parse_settings(d) for d in diag if d != "none"]
     digest = recon_sql_digest()
     results: dict[str, Any] = {
@@ -896,7 +927,7 @@ def main(argv: list[str] | None = None) -> int:
         "sizes": [],
         "argv": sys.argv[1:],
     }
-    print(json.dumps(results["machine"], indent=1), "RECONCILE_SQL", digest, flush=True)
+    print(json.dumps(results["machine"], indent=1), "reconcile.py", digest, flush=True)
     sizes = [args.rows]
     if args.flat_rows and args.flat_rows != args.rows:
         sizes.insert(0, args.flat_rows)
@@ -916,7 +947,7 @@ def main(argv: list[str] | None = None) -> int:
         results["sizes"].append(size)
     full = results["sizes"][-1]
     results["ratios"] = ratios(full)
-    shipped = next((h for h in full.get("hub", []) if not h["settings"]), None)
+    shipped = next((h for h in full.get("hub", []) if not h["settings"] and h["rerun"]), None)
     missed = shipped is not None and (
         not shipped["finished"] or shipped["seconds"] > TARGET_SECONDS
     )
@@ -944,7 +975,7 @@ def main(argv: list[str] | None = None) -> int:
                 + "\n"
             )
     if recon_sql_digest() != digest:
-        results["warning"] = "hub_pipelines/reconcile.py's RECONCILE_SQL changed during the run"
+        results["warning"] = "hub_pipelines/reconcile.py changed during the run"
         print("WARNING:", results["warning"], flush=True)
     print(report(results), flush=True)
     if args.json:
