@@ -7,6 +7,7 @@ from dagster import (
     AssetCheckResult,
     AssetChecksDefinition,
     AssetCheckSeverity,
+    AssetKey,
     AssetsDefinition,
     asset_check,
 )
@@ -15,7 +16,7 @@ from sqlalchemy import text
 from hub_core.timeutil import utc_now
 from hub_core.types import Source, Status
 from hub_pipelines.assets.payshack import payshack_transactions
-from hub_pipelines.assets.vima import vima_transactions
+from hub_pipelines.assets.vima import NORMALIZED as VIMA_NORMALIZED
 from hub_pipelines.resources import WarehouseResource
 
 FRESHNESS = timedelta(minutes=30)
@@ -27,7 +28,9 @@ def _scalar(warehouse: WarehouseResource, sql: str, **params: object) -> object:
         return conn.execute(text(sql), params).scalar()
 
 
-def transaction_checks(asset: AssetsDefinition, source: Source) -> list[AssetChecksDefinition]:
+def transaction_checks(
+    asset: AssetsDefinition | AssetKey, source: Source
+) -> list[AssetChecksDefinition]:
     """Uniqueness, non-negative amounts, known statuses and freshness of a source's rows."""
 
     @asset_check(asset=asset, name="no_duplicate_source_ids", blocking=False)
@@ -83,6 +86,6 @@ def transaction_checks(asset: AssetsDefinition, source: Source) -> list[AssetChe
 
 
 transactions_checks = [
-    *transaction_checks(vima_transactions, Source.VIMA),
+    *transaction_checks(AssetKey(VIMA_NORMALIZED), Source.VIMA),
     *transaction_checks(payshack_transactions, Source.PAYSHACK),
 ]

@@ -8,7 +8,7 @@ from hub_core.logging import configure_logging
 from hub_core.settings import get_settings
 from hub_pipelines.assets.payshack import payshack_raw, payshack_transactions
 from hub_pipelines.assets.reconciliation import hourly_metrics, reconciliation
-from hub_pipelines.assets.vima import vima_operations, vima_transactions
+from hub_pipelines.assets.vima import vima_assets
 from hub_pipelines.checks import transactions_checks
 from hub_pipelines.jobs import payshack_sync_job, reconcile_job, vima_sync_job
 from hub_pipelines.resources import (
@@ -25,8 +25,7 @@ configure_logging(_settings.hub_log_level, _settings.hub_log_json)
 
 defs = Definitions(
     assets=[
-        vima_operations,
-        vima_transactions,
+        vima_assets,
         payshack_raw,
         payshack_transactions,
         reconciliation,

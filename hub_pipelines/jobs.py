@@ -7,7 +7,7 @@ from dagster import AssetSelection, define_asset_job
 from hub_core.types import Source
 from hub_pipelines.assets.payshack import payshack_raw, payshack_transactions
 from hub_pipelines.assets.reconciliation import hourly_metrics, reconciliation
-from hub_pipelines.assets.vima import vima_operations, vima_transactions
+from hub_pipelines.assets.vima import vima_assets
 
 SOURCE_TAG = "hub/source"
 
@@ -19,7 +19,7 @@ def source_tags(source: Source | str) -> dict[str, str]:
 
 vima_sync_job = define_asset_job(
     name="vima_sync",
-    selection=AssetSelection.assets(vima_operations, vima_transactions),
+    selection=AssetSelection.assets(vima_assets),
     tags=source_tags(Source.VIMA),
     description="Fetch Vima operations of a day and normalize them into transactions.",
 )

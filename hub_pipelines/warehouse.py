@@ -68,7 +68,8 @@ def _counts(rows: Sequence[Any], total: int) -> UpsertCounts:
     return UpsertCounts(new=new, updated=len(rows) - new, unchanged=total - len(rows))
 
 
-def _optional_time(value: Any) -> datetime | None:
+def optional_time(value: Any) -> datetime | None:
+    """A provider timestamp as UTC, or None when it is missing or unreadable."""
     try:
         return parse_utc(value) if value else None
     except ValueError:
@@ -142,8 +143,8 @@ def upsert_raw_vima(
         columns["create_ids"].append(_optional_int(op.get("operation_create_id")))
         columns["update_ids"].append(_optional_int(op.get("operation_update_id")))
         columns["projects"].append(op.get("project"))
-        columns["created"].append(_optional_time(op.get("operation_created_at")))
-        columns["modified"].append(_optional_time(op.get("operation_modified_at")))
+        columns["created"].append(optional_time(op.get("operation_created_at")))
+        columns["modified"].append(optional_time(op.get("operation_modified_at")))
         columns["payloads"].append(canonical)
         columns["hashes"].append(content_hash(canonical))
     payloads = b"[" + b",".join(columns.pop("payloads")) + b"]"
@@ -212,7 +213,9 @@ def upsert_transactions(conn: Connection, txns: Iterable[Transaction]) -> Upsert
     Monthly partitions for the rows' months are created first. Unchanged rows (same
     `data_hash`) are not written.
     """
-    batch = list(txns)
+    # A later record of the same transaction wins (a page of the update stream may carry an
+    # operation the create stream brought earlier in the same batch).
+    batch = list({(t.source, t.source_id, t.created_at): t for t in txns}.values())
     if not batch:
         return UpsertCounts()
     created = [txn.created_at for txn in batch]
@@ -247,8 +250,7 @@ def upsert_transactions(conn: Connection, txns: Iterable[Transaction]) -> Upsert
             f"FROM upserted u LEFT JOIN existing e USING ({key})"
         )
     ).one()
-    total = len({(t.source, t.source_id, t.created_at) for t in batch})
-    return UpsertCounts(new=new, updated=updated, unchanged=total - new - updated)
+    return UpsertCounts(new=new, updated=updated, unchanged=len(batch) - new - updated)
 
 
 def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -261,6 +263,17 @@ def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
             batch = []
     if batch:
         yield batch
+
+
+def commit_without_flush_wait(conn: Connection) -> None:
+    """Let this transaction's COMMIT return before its WAL reaches the disk.
+
+    For ingestion transactions that carry their own checkpoint: a crash can lose the last
+    ~0.6 s of commits (3 x `wal_writer_delay`), each whole (rows and checkpoint together),
+    never half of one, so a resumed run fetches those pages again: no gap, no duplicate.
+    Saves a disk flush per page.
+    """
+    conn.execute(text("SET LOCAL synchronous_commit = off"))
 
 
 # -- checkpoints and sync state -----------------------------------------------------------------

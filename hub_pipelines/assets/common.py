@@ -46,10 +46,14 @@ def preview_markdown(rows: list[Transaction]) -> str:
     return "\n".join([header, rule, *lines])
 
 
-def normalized_result(report: NormalizeReport) -> MaterializeResult:
-    """Metadata and check results of a normalized asset's materialization."""
+def normalized_result(report: NormalizeReport, asset_key: str | None = None) -> MaterializeResult:
+    """Metadata and check results of a normalized asset's materialization.
+
+    `asset_key` names the asset when the op materializes more than one.
+    """
     rejected = report.rejected
     return MaterializeResult(
+        asset_key=asset_key,
         metadata={
             "normalized": report.normalized,
             "rows_new": report.rows.new,
@@ -64,12 +68,14 @@ def normalized_result(report: NormalizeReport) -> MaterializeResult:
         },
         check_results=[
             AssetCheckResult(
+                asset_key=asset_key,
                 check_name="no_rejected_rows",
                 passed=not rejected,
                 severity=AssetCheckSeverity.WARN,
                 metadata={"rejected": len(rejected), "examples": MetadataValue.json(rejected[:5])},
             ),
             AssetCheckResult(
+                asset_key=asset_key,
                 check_name="no_unknown_statuses",
                 passed=not report.unknown_statuses,
                 severity=AssetCheckSeverity.WARN,

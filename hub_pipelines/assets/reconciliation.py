@@ -14,7 +14,7 @@ from dagster import (
 
 from hub_core.settings import get_settings
 from hub_pipelines.assets.payshack import payshack_transactions
-from hub_pipelines.assets.vima import vima_transactions
+from hub_pipelines.assets.vima import NORMALIZED as VIMA_NORMALIZED
 from hub_pipelines.metrics import refresh_hourly_metrics
 from hub_pipelines.partitions import daily_partitions
 from hub_pipelines.reconcile import ReconParams, ReconSummary, reconcile_day
@@ -47,7 +47,7 @@ def breaks_markdown(summary: ReconSummary) -> str:
     partitions_def=daily_partitions,
     group_name="reconciliation",
     kinds={"postgres"},
-    deps=[vima_transactions, payshack_transactions],
+    deps=[VIMA_NORMALIZED, payshack_transactions],
     pool="reconciliation",
     description="Vima against PayShack for the day: one result per pair or orphan.",
     check_specs=[AssetCheckSpec("match_rate_above_floor", asset="reconciliation")],
@@ -87,7 +87,7 @@ def reconciliation(
     partitions_def=daily_partitions,
     group_name="metrics",
     kinds={"postgres"},
-    deps=[vima_transactions, payshack_transactions],
+    deps=[VIMA_NORMALIZED, payshack_transactions],
     description="Per hour, source, project, direction, status and currency: count, amount, fee.",
 )
 def hourly_metrics(

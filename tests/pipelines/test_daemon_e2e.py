@@ -12,7 +12,7 @@ import pytest
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter, materialize
 from sqlalchemy import text
 
-from hub_pipelines.assets.vima import vima_operations, vima_transactions
+from hub_pipelines.assets.vima import vima_assets
 from hub_pipelines.resources import RedisResource, VimaResource, WarehouseResource
 from tests.conftest import ROOT, stop_process
 
@@ -48,7 +48,7 @@ def test_sensor_reconciles_a_materialized_day_through_the_daemon(
     instance = DagsterInstance.from_config(str(dagster_home))
     try:
         result = materialize(
-            [vima_operations, vima_transactions],
+            [vima_assets],
             partition_key=DAY,
             instance=instance,
             resources={

@@ -15,7 +15,7 @@ from dagster import (
 )
 from sqlalchemy import text
 
-from hub_pipelines.assets.vima import vima_operations
+from hub_pipelines.assets.vima import vima_assets
 from hub_pipelines.definitions import defs
 from hub_pipelines.resources import RedisResource, VimaResource, WarehouseResource
 from hub_pipelines.sensors import affected_days, reconcile_changed_days, record_failed_sync
@@ -84,7 +84,8 @@ def test_run_failure_sensor_marks_the_source_failed(
 ) -> None:
     with start_sandbox(small_scenario, faults="503:1") as handle:
         result = materialize(
-            [vima_operations],
+            [vima_assets],
+            selection=["vima_operations"],
             partition_key="2026-01-01",
             resources={
                 "warehouse": WarehouseResource(),

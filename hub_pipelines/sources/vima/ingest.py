@@ -7,12 +7,20 @@ stopped at any moment resumes from the last committed page, with no gap and no d
 The update stream of a partition that has never run starts at a watermark: the provider's
 highest update id, read before the create pass starts. Every change made after that moment
 has a higher id, so the update stream sees it, whatever the create pass read.
+
+`ingest_and_normalize` does both stages in one pass: each committed page also goes to a
+normalizer thread that upserts `transactions` on its own connection, so the two writes run at
+once and nothing is read back from the raw table. A partition marker (stream `normalized`)
+says whether every landed row is normalized; when it is not (a run stopped midway, or raw
+landed alone), the run normalizes the partition from the raw table instead.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,14 +39,20 @@ from hub_pipelines.sources.vima.normalize import (
 from hub_pipelines.warehouse import (
     Checkpoint,
     UpsertCounts,
+    commit_without_flush_wait,
     load_checkpoint,
+    optional_time,
     save_checkpoint,
     upsert_raw_vima,
 )
 from hub_pipelines.windows import PartitionWindow
 
 STREAMS = ("create", "update")
+NORMALIZED = "normalized"
+"""Checkpoint stream whose `completed` says every landed row of the partition is normalized."""
 BATCH_SIZE = 5000
+QUEUED_PAGES = 50
+"""Pages waiting for the normalizer at most (bounds memory when it falls behind)."""
 
 
 @dataclass(slots=True)
@@ -65,10 +79,19 @@ def _update_watermark(client: VimaClient) -> str | None:
     return str(latest[0]["operation_update_id"]) if latest else None
 
 
-def ingest_partition(client: VimaClient, engine: Engine, window: PartitionWindow) -> IngestReport:
-    """Fetch the partition's operations into `raw_vima_operations`, resumably."""
+def ingest_partition(
+    client: VimaClient,
+    engine: Engine,
+    window: PartitionWindow,
+    on_page: Callable[[list[dict[str, Any]]], None] | None = None,
+) -> IngestReport:
+    """Fetch the partition's operations into `raw_vima_operations`, resumably.
+
+    `on_page` receives each page's operations once they are committed.
+    """
     started = time.monotonic()
     report = IngestReport()
+    _mark_normalized(engine, window, False)  # rows are about to land
     with engine.begin() as conn:
         update_checkpoint = load_checkpoint(conn, Source.VIMA, "update", window.key)
         if update_checkpoint is None:
@@ -87,8 +110,11 @@ def ingest_partition(client: VimaClient, engine: Engine, window: PartitionWindow
             report.skipped_without_id += len(page) - len(keyed)
             checkpoint = Checkpoint(cursor, checkpoint.page + 1, checkpoint.rows + len(page), False)
             with engine.begin() as conn:
+                commit_without_flush_wait(conn)  # the checkpoint commits with the rows
                 report.rows.add(upsert_raw_vima(conn, keyed, window.key))
                 save_checkpoint(conn, Source.VIMA, stream, window.key, checkpoint)
+            if on_page is not None:
+                on_page(keyed)
             report.pages += 1
             report.fetched += len(page)
         report.cursors[stream] = checkpoint.cursor
@@ -115,10 +141,84 @@ def normalize_partition(engine: Engine, window: PartitionWindow) -> NormalizeRep
 
     Malformed operations stay in the raw table and are reported, never failing the rest.
     """
+    report = _normalize(engine, _raw_payloads(engine, window, BATCH_SIZE))
+    _mark_normalized(engine, window, True)
+    return report
+
+
+def _normalize(engine: Engine, operations: Iterator[dict[str, Any]]) -> NormalizeReport:
     return normalize_into_transactions(
-        engine,
-        _raw_payloads(engine, window, BATCH_SIZE),
-        normalize_operation,
-        is_known_status,
-        MalformedOperation,
+        engine, operations, normalize_operation, is_known_status, MalformedOperation
     )
+
+
+def _mark_normalized(engine: Engine, window: PartitionWindow, done: bool) -> None:
+    # Committed with a flush: once it says `done`, every earlier commit is on disk too.
+    with engine.begin() as conn:
+        save_checkpoint(conn, Source.VIMA, NORMALIZED, window.key, Checkpoint(None, 0, 0, done))
+
+
+def _all_normalized(engine: Engine, window: PartitionWindow) -> bool:
+    """Whether every row landed so far for the partition is in `transactions`."""
+    with engine.connect() as conn:
+        marker = load_checkpoint(conn, Source.VIMA, NORMALIZED, window.key)
+        if marker is not None:
+            return marker.completed
+        # never normalized: right only if nothing ever landed either
+        return all(load_checkpoint(conn, Source.VIMA, s, window.key) is None for s in STREAMS)
+
+
+def _in_window(op: dict[str, Any], window: PartitionWindow) -> bool:
+    """Whether the raw table would count `op` in the partition (see `_raw_payloads`)."""
+    created = optional_time(op.get("operation_created_at"))
+    return created is None or window.start <= created < window.end
+
+
+def ingest_and_normalize(
+    client: VimaClient, engine: Engine, window: PartitionWindow
+) -> tuple[IngestReport, NormalizeReport]:
+    """Land the partition's operations and normalize them into `transactions` in one pass.
+
+    Each committed page is handed to a normalizer thread writing on its own connection, so
+    PostgreSQL writes both tables at once. When an earlier run left landed rows that were not
+    normalized, the partition is normalized from the raw table after the landing instead.
+    """
+    if not _all_normalized(engine, window):
+        ingest = ingest_partition(client, engine, window)
+        return ingest, normalize_partition(engine, window)
+    pages: queue.Queue[list[dict[str, Any]] | None] = queue.Queue(maxsize=QUEUED_PAGES)
+    outcome: dict[str, Any] = {}
+
+    def operations() -> Iterator[dict[str, Any]]:
+        while (page := pages.get()) is not None:
+            yield from (op for op in page if _in_window(op, window))
+
+    def normalize() -> None:
+        try:
+            outcome["report"] = _normalize(engine, operations())
+        except BaseException as error:  # handed to the landing thread
+            outcome["error"] = error
+
+    def put(page: list[dict[str, Any]] | None) -> None:
+        # never blocks on a normalizer that has stopped
+        while True:
+            if page is not None and "error" in outcome:
+                raise outcome["error"]
+            try:
+                pages.put(page, timeout=0.1)
+                return
+            except queue.Full:
+                if page is None and not worker.is_alive():
+                    return
+
+    worker = threading.Thread(target=normalize, name="vima-normalize", daemon=True)
+    worker.start()
+    try:
+        ingest = ingest_partition(client, engine, window, on_page=put)
+    finally:
+        put(None)  # the end of the pages
+        worker.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    _mark_normalized(engine, window, True)
+    return ingest, outcome["report"]

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, text
 
 from hub_core.money import minor_to_major
 from hub_core.settings import get_settings
-from hub_pipelines.assets.vima import vima_operations, vima_transactions
+from hub_pipelines.assets.vima import vima_assets
 from hub_pipelines.resources import RedisResource, VimaResource, WarehouseResource
 from hub_pipelines.sources.vima.client import RetryPolicy, VimaClient
 from hub_pipelines.sources.vima.ingest import ingest_partition
@@ -31,7 +31,7 @@ def _resources(handle: Any) -> dict[str, Any]:
 
 def _materialize(handle: Any, instance: DagsterInstance | None = None):
     return materialize(
-        [vima_operations, vima_transactions],
+        [vima_assets],
         partition_key=DAY,
         resources=_resources(handle),
         instance=instance or DagsterInstance.ephemeral(),
@@ -175,7 +175,8 @@ def test_failure_marks_sync_failed_without_the_key(small_scenario, clean_db, mon
             base_url=handle.vima_url, max_attempts=2, max_retry_seconds=2
         )
         result = materialize(
-            [vima_operations],
+            [vima_assets],
+            selection=["vima_operations"],
             partition_key=DAY,
             resources=resources,
             instance=DagsterInstance.ephemeral(),
@@ -196,7 +197,7 @@ def test_retry_policy_is_bounded() -> None:
 def test_partitions_keep_their_own_checkpoints(sandbox, clean_db, redis_client) -> None:
     for day in ("2026-01-02", "2026-01-01"):  # a backfill in any order
         result = materialize(
-            [vima_operations, vima_transactions],
+            [vima_assets],
             partition_key=day,
             resources=_resources(sandbox),
             instance=DagsterInstance.ephemeral(),
@@ -221,8 +222,10 @@ def test_partitions_keep_their_own_checkpoints(sandbox, clean_db, redis_client) 
         assert per_day[day] == len(ops)
     assert [tuple(c) for c in checkpoints] == [
         ("2026-01-01", "create"),
+        ("2026-01-01", "normalized"),
         ("2026-01-01", "update"),
         ("2026-01-02", "create"),
+        ("2026-01-02", "normalized"),
         ("2026-01-02", "update"),
     ]
 
@@ -234,7 +237,7 @@ def test_transaction_checks_pass_and_catch_a_duplicate(sandbox, clean_db, redis_
 
     def run_checks() -> dict[str, bool]:
         result = materialize(
-            [vima_operations, vima_transactions, *vima_checks],
+            [vima_assets, *vima_checks],
             partition_key=DAY,
             resources=_resources(sandbox),
             instance=DagsterInstance.ephemeral(),

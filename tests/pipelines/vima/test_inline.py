@@ -1,0 +1,155 @@
+"""Landing and normalizing in one pass: the same rows as a pass from the raw table, and a
+stopped pass is caught up from raw (real PostgreSQL, the sandbox over HTTP)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from dagster import DagsterInstance, materialize
+from sqlalchemy import Engine, text
+
+from hub_core.settings import get_settings
+from hub_pipelines.assets.vima import vima_assets
+from hub_pipelines.sources.vima import ingest
+from hub_pipelines.sources.vima.client import VimaClient
+from hub_pipelines.sources.vima.ingest import (
+    ingest_and_normalize,
+    ingest_partition,
+    normalize_partition,
+)
+from hub_pipelines.sources.vima.normalize import normalize_operation
+from hub_pipelines.warehouse import upsert_transactions
+from hub_pipelines.windows import PartitionWindow
+from tests.pipelines.vima.test_assets import (
+    DAY,
+    _DyingClient,
+    _expected,
+    _Killed,
+    _resources,
+    _stored,
+)
+
+
+def _client(handle: Any) -> VimaClient:
+    return VimaClient(handle.vima_url, get_settings().vima_api_key.get_secret_value())
+
+
+def _marker(engine: Engine) -> bool | None:
+    with engine.connect() as conn:
+        return conn.execute(
+            text("SELECT completed FROM ingest_checkpoints WHERE stream = 'normalized'")
+        ).scalar()
+
+
+def _no_raw_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the one-pass path read the raw table back")
+
+    monkeypatch.setattr(ingest, "_raw_payloads", fail)
+
+
+def test_one_pass_gives_what_a_pass_from_raw_gives(sandbox, clean_db, monkeypatch) -> None:
+    window = PartitionWindow.for_key(DAY, "UTC")
+    with _client(sandbox) as client, monkeypatch.context() as patched:
+        _no_raw_reads(patched)
+        landed, normalized = ingest_and_normalize(client, clean_db, window)
+    expected = _expected(sandbox)
+    assert _stored(clean_db) == expected
+    assert landed.rows.new == len(expected) and normalized.rows.new == len(expected)
+    assert _marker(clean_db) is True
+    again = normalize_partition(clean_db, window)  # from raw: nothing left to write
+    assert (again.rows.new, again.rows.updated, again.rows.unchanged) == (0, 0, len(expected))
+
+
+def test_one_pass_keeps_to_the_partition_window(sandbox, clean_db) -> None:
+    # An IST day spans two UTC dates: the provider returns both whole, the partition keeps
+    # only its own hours, as the pass from raw does.
+    window = PartitionWindow.for_key(DAY, "Asia/Kolkata")
+    with _client(sandbox) as client:
+        landed, normalized = ingest_and_normalize(client, clean_db, window)
+    with clean_db.connect() as conn:
+        outside = conn.execute(
+            text("SELECT count(*) FROM transactions WHERE created_at < :s OR created_at >= :e"),
+            {"s": window.start, "e": window.end},
+        ).scalar()
+    assert outside == 0 and 0 < normalized.normalized < landed.fetched
+    again = normalize_partition(clean_db, window)
+    assert (again.rows.new, again.rows.updated) == (0, 0)
+    assert again.rows.unchanged == normalized.normalized
+
+
+def test_a_stopped_pass_is_caught_up_from_raw(sandbox, clean_db) -> None:
+    window = PartitionWindow.for_key(DAY, "UTC")
+    key = get_settings().vima_api_key.get_secret_value()
+    with pytest.raises(_Killed), _DyingClient(sandbox.vima_url, key, pages=2) as dying:
+        ingest_and_normalize(dying, clean_db, window)
+    assert _marker(clean_db) is False
+    with _client(sandbox) as client:
+        landed, normalized = ingest_and_normalize(client, clean_db, window)
+    expected = _expected(sandbox)
+    assert landed.rows.new == len(expected) - 200  # the landing resumed after two pages
+    assert normalized.normalized == len(expected)  # the whole partition, from raw
+    assert _stored(clean_db) == expected
+    assert _marker(clean_db) is True
+
+
+def test_a_landing_alone_leaves_the_partition_to_normalize_from_raw(sandbox, clean_db) -> None:
+    window = PartitionWindow.for_key(DAY, "UTC")
+    with _client(sandbox) as client:
+        ingest_and_normalize(client, clean_db, window)
+        assert sandbox.world.apply_late_changes() > 0
+        ingest_partition(client, clean_db, window)  # raw only: the late changes land
+    assert _marker(clean_db) is False
+    with _client(sandbox) as client:
+        _, normalized = ingest_and_normalize(client, clean_db, window)
+    assert normalized.rows.updated > 0
+    assert _stored(clean_db) == _expected(sandbox)
+
+
+def test_a_normalizer_failure_stops_the_landing(sandbox, clean_db, monkeypatch) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("hub_pipelines.normalizing.upsert_transactions", broken)
+    window = PartitionWindow.for_key(DAY, "UTC")
+    with pytest.raises(RuntimeError, match="disk full"), _client(sandbox) as client:
+        ingest_and_normalize(client, clean_db, window)
+    assert _marker(clean_db) is False
+    assert _stored(clean_db) == {}
+
+
+def test_raw_alone_then_normalized_alone(sandbox, clean_db, redis_client) -> None:
+    def run(asset: str) -> Any:
+        return materialize(
+            [vima_assets],
+            selection=[asset],
+            partition_key=DAY,
+            resources=_resources(sandbox),
+            instance=DagsterInstance.ephemeral(),
+        )
+
+    raw = run("vima_operations")
+    assert [e.asset_key.path[-1] for e in raw.get_asset_materialization_events()] == [
+        "vima_operations"
+    ]
+    assert _stored(clean_db) == {}
+    normalized = run("vima_transactions")
+    assert [e.asset_key.path[-1] for e in normalized.get_asset_materialization_events()] == [
+        "vima_transactions"
+    ]
+    assert _stored(clean_db) == _expected(sandbox)
+    assert {c.check_name for c in normalized.get_asset_check_evaluations()} == {
+        "no_rejected_rows",
+        "no_unknown_statuses",
+    }
+
+
+def test_a_later_version_in_the_same_batch_wins(sandbox, clean_db) -> None:
+    op = next(o for o in sandbox.world.vima_operations() if o["operation_created_at"] >= DAY)
+    first = normalize_operation({**op, "current_status": "success"})
+    later = normalize_operation({**op, "current_status": "fail"})
+    with clean_db.begin() as conn:
+        counts = upsert_transactions(conn, [first, later])
+    assert (counts.new, counts.unchanged) == (1, 0)
+    assert _stored(clean_db)[op["operation_id"]][1] == "failed"
