@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, literal_column, select, text
+from sqlalchemy import Connection, Engine, literal_column, select, text
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DBAPIError
 
 from hub_core.db import ensure_month_partitions
 from hub_core.logging import mask_value
@@ -235,19 +237,21 @@ def upsert_transactions(conn: Connection, txns: Iterable[Transaction]) -> Upsert
             copy.write_row(_stage_row(txn, now))
     updates = ", ".join(f"{c} = excluded.{c}" for c in _UPDATABLE)
     key = "source, source_id, created_at"
-    # RETURNING cannot read xmax on a partitioned table: compare with the keys that existed
-    # before the statement (every CTE sees the same snapshot).
+    # RETURNING cannot read xmax on a partitioned table: a written row that existed before
+    # the statement (the subquery sees the statement's snapshot) was updated. The EXISTS sits
+    # in the select list, so it probes the unique index once per written row; as a join it
+    # was planned as a scan and sort of the whole month partition for every batch.
+    existed = " AND ".join(f"t.{column} = u.{column}" for column in key.split(", "))
     new, updated = conn.execute(
         text(
-            f"WITH existing AS (SELECT {key} FROM {_STAGE} JOIN transactions USING ({key})), "
-            f"upserted AS (INSERT INTO transactions ({columns}) "
-            f"SELECT DISTINCT ON ({key}) {columns} FROM {_STAGE} ORDER BY {key} "
+            f"WITH upserted AS (INSERT INTO transactions ({columns}) "
+            f"SELECT {columns} FROM {_STAGE} "
             f"ON CONFLICT ({key}) DO UPDATE SET {updates}, ingested_at = excluded.ingested_at "
             f"WHERE transactions.data_hash IS DISTINCT FROM excluded.data_hash "
-            f"RETURNING {key}) "
-            f"SELECT count(*) FILTER (WHERE e.source IS NULL), "
-            f"count(*) FILTER (WHERE e.source IS NOT NULL) "
-            f"FROM upserted u LEFT JOIN existing e USING ({key})"
+            f"RETURNING {key}), "
+            f"written AS (SELECT EXISTS (SELECT 1 FROM transactions t WHERE {existed}) AS old "
+            f"FROM upserted u) "
+            f"SELECT count(*) FILTER (WHERE NOT old), count(*) FILTER (WHERE old) FROM written"
         )
     ).one()
     return UpsertCounts(new=new, updated=updated, unchanged=len(batch) - new - updated)
@@ -265,15 +269,36 @@ def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield batch
 
 
-def commit_without_flush_wait(conn: Connection) -> None:
-    """Let this transaction's COMMIT return before its WAL reaches the disk.
+@contextmanager
+def landing_connection(engine: Engine) -> Iterator[Connection]:
+    """One connection for a run's page transactions, whose COMMITs do not wait for the WAL
+    to reach the disk (`synchronous_commit = off` for this session only).
 
-    For ingestion transactions that carry their own checkpoint: a crash can lose the last
-    ~0.6 s of commits (3 x `wal_writer_delay`), each whole (rows and checkpoint together),
-    never half of one, so a resumed run fetches those pages again: no gap, no duplicate.
-    Saves a disk flush per page.
+    For transactions that carry their own checkpoint: a crash can lose the last ~0.6 s of
+    commits (3 x `wal_writer_delay`), each whole (rows and checkpoint together), never half
+    of one, so a resumed run fetches those pages again: no gap, no duplicate. The next
+    ordinary commit (the run's sync state) makes every earlier one durable. Saves a disk flush
+    per page, and the pool's checkout (with its ping) per page.
     """
-    conn.execute(text("SET LOCAL synchronous_commit = off"))
+    with engine.connect() as conn:
+        conn.exec_driver_sql("SET synchronous_commit = off")
+        conn.commit()
+        try:
+            yield conn
+        finally:
+            _reset_session(conn)
+
+
+def _reset_session(conn: Connection) -> None:
+    """Return the connection to the pool as it came out, or make the pool drop it."""
+    if conn.invalidated:
+        return
+    try:
+        conn.rollback()
+        conn.exec_driver_sql("RESET synchronous_commit")
+        conn.commit()
+    except DBAPIError:  # a broken connection: never reused
+        conn.invalidate()
 
 
 # -- checkpoints and sync state -----------------------------------------------------------------
@@ -302,6 +327,16 @@ def load_checkpoint(
     return Checkpoint(*row) if row else None
 
 
+_SAVE_CHECKPOINT = text(
+    "INSERT INTO ingest_checkpoints "
+    "(source, stream, partition_key, cursor, page, rows, completed, updated_at) "
+    "VALUES (:source, :stream, :partition_key, :cursor, :page, :rows, :completed, now()) "
+    "ON CONFLICT (source, stream, partition_key) DO UPDATE SET cursor = excluded.cursor, "
+    "page = excluded.page, rows = excluded.rows, completed = excluded.completed, "
+    "updated_at = excluded.updated_at"
+)
+
+
 def save_checkpoint(
     conn: Connection,
     source: Source,
@@ -310,22 +345,18 @@ def save_checkpoint(
     checkpoint: Checkpoint,
 ) -> None:
     """Store the checkpoint, in the caller's transaction (the same as the rows it covers)."""
-    values = {
-        "source": source.value,
-        "stream": stream,
-        "partition_key": partition_key,
-        "cursor": checkpoint.cursor,
-        "page": checkpoint.page,
-        "rows": checkpoint.rows,
-        "completed": checkpoint.completed,
-        "updated_at": utc_now(),
-    }
-    stmt = insert(ingest_checkpoints).values(values)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["source", "stream", "partition_key"],
-        set_={k: stmt.excluded[k] for k in ("cursor", "page", "rows", "completed", "updated_at")},
+    conn.execute(
+        _SAVE_CHECKPOINT,
+        {
+            "source": source.value,
+            "stream": stream,
+            "partition_key": partition_key,
+            "cursor": checkpoint.cursor,
+            "page": checkpoint.page,
+            "rows": checkpoint.rows,
+            "completed": checkpoint.completed,
+        },
     )
-    conn.execute(stmt)
 
 
 def set_sync_state(

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from hub_core.types import Source
 from hub_pipelines.normalizing import NormalizeReport, normalize_into_transactions
@@ -39,7 +39,7 @@ from hub_pipelines.sources.vima.normalize import (
 from hub_pipelines.warehouse import (
     Checkpoint,
     UpsertCounts,
-    commit_without_flush_wait,
+    landing_connection,
     load_checkpoint,
     optional_time,
     save_checkpoint,
@@ -97,29 +97,40 @@ def ingest_partition(
         if update_checkpoint is None:
             update_checkpoint = Checkpoint(_update_watermark(client), 0, 0, False)
             save_checkpoint(conn, Source.VIMA, "update", window.key, update_checkpoint)
-    for stream in STREAMS:
-        with engine.connect() as conn:
-            checkpoint = load_checkpoint(conn, Source.VIMA, stream, window.key) or Checkpoint(
-                None, 0, 0, False
-            )
-        pages = prefetched(  # fetch page n+1 while page n is written
-            client.iter_pages(stream, checkpoint.cursor, **_day_filters(window))  # type: ignore[arg-type]
-        )
-        for page, cursor in pages:
-            keyed = [op for op in page if op.get("operation_id") not in (None, "")]
-            report.skipped_without_id += len(page) - len(keyed)
-            checkpoint = Checkpoint(cursor, checkpoint.page + 1, checkpoint.rows + len(page), False)
-            with engine.begin() as conn:
-                commit_without_flush_wait(conn)  # the checkpoint commits with the rows
-                report.rows.add(upsert_raw_vima(conn, keyed, window.key))
-                save_checkpoint(conn, Source.VIMA, stream, window.key, checkpoint)
-            if on_page is not None:
-                on_page(keyed)
-            report.pages += 1
-            report.fetched += len(page)
-        report.cursors[stream] = checkpoint.cursor
+    with landing_connection(engine) as conn:
+        for stream in STREAMS:
+            _land_stream(client, conn, window, stream, report, on_page)
     report.seconds = time.monotonic() - started
     return report
+
+
+def _land_stream(
+    client: VimaClient,
+    conn: Connection,
+    window: PartitionWindow,
+    stream: str,
+    report: IngestReport,
+    on_page: Callable[[list[dict[str, Any]]], None] | None,
+) -> None:
+    """Page one cursor stream of the partition; each page commits with its checkpoint."""
+    with conn.begin():
+        checkpoint = load_checkpoint(conn, Source.VIMA, stream, window.key)
+    checkpoint = checkpoint or Checkpoint(None, 0, 0, False)
+    pages = prefetched(  # fetch page n+1 while page n is written
+        client.iter_pages(stream, checkpoint.cursor, **_day_filters(window))  # type: ignore[arg-type]
+    )
+    for page, cursor in pages:
+        keyed = [op for op in page if op.get("operation_id") not in (None, "")]
+        report.skipped_without_id += len(page) - len(keyed)
+        checkpoint = Checkpoint(cursor, checkpoint.page + 1, checkpoint.rows + len(page), False)
+        with conn.begin():  # the page's rows and its checkpoint, together
+            report.rows.add(upsert_raw_vima(conn, keyed, window.key))
+            save_checkpoint(conn, Source.VIMA, stream, window.key, checkpoint)
+        if on_page is not None:
+            on_page(keyed)
+        report.pages += 1
+        report.fetched += len(page)
+    report.cursors[stream] = checkpoint.cursor
 
 
 def _raw_payloads(engine: Engine, window: PartitionWindow, batch: int) -> Iterator[dict[str, Any]]:

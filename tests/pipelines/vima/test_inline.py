@@ -153,3 +153,20 @@ def test_a_later_version_in_the_same_batch_wins(sandbox, clean_db) -> None:
         counts = upsert_transactions(conn, [first, later])
     assert (counts.new, counts.unchanged) == (1, 0)
     assert _stored(clean_db)[op["operation_id"]][1] == "failed"
+
+
+def test_landing_connection_goes_back_to_the_pool_as_it_came(clean_db) -> None:
+    from sqlalchemy import create_engine
+
+    from hub_pipelines.warehouse import landing_connection
+
+    engine = create_engine(clean_db.url, pool_size=1, max_overflow=0)
+    try:
+        with landing_connection(engine) as conn:
+            pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+            assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "off"
+        with engine.connect() as conn:  # the same session, from the pool
+            assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar() == pid
+            assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+    finally:
+        engine.dispose()
