@@ -209,11 +209,27 @@ def _stage_row(txn: Transaction, now: datetime) -> tuple[Any, ...]:
     return tuple(row)
 
 
+_KEY = "source, source_id, created_at"
+
+# One probe of the unique index per row, in order. The EXISTS sits in the select list so it
+# stays a per-row probe: as a join it is planned as a scan of the whole month partition.
+_EXISTING = text(
+    "SELECT EXISTS (SELECT 1 FROM transactions t WHERE t.source = k.source "
+    "AND t.source_id = k.source_id AND t.created_at = k.created_at) "
+    "FROM unnest(CAST(:sources AS text[]), CAST(:ids AS text[]), "
+    "CAST(:created AS timestamptz[])) WITH ORDINALITY AS k(source, source_id, created_at, n) "
+    "ORDER BY n"
+)
+
+
 def upsert_transactions(conn: Connection, txns: Iterable[Transaction]) -> UpsertCounts:
-    """Upsert normalized transactions in one statement per call, through a COPY-fed stage.
+    """Upsert normalized transactions: new ones by COPY straight into the table, known ones
+    through a COPY-fed stage and one `INSERT ... ON CONFLICT` that writes only changed rows.
 
     Monthly partitions for the rows' months are created first. Unchanged rows (same
-    `data_hash`) are not written.
+    `data_hash`) are not written. Rows are told new or known by their key just before the
+    COPY; sources are written by one run at a time, so no other writer adds a key between
+    (if one did, the COPY would fail on the unique key and the batch would roll back whole).
     """
     # A later record of the same transaction wins (a page of the update stream may carry an
     # operation the create stream brought earlier in the same batch).
@@ -222,7 +238,36 @@ def upsert_transactions(conn: Connection, txns: Iterable[Transaction]) -> Upsert
         return UpsertCounts()
     created = [txn.created_at for txn in batch]
     ensure_month_partitions(conn, min(created).date(), max(created).date())
-    columns = ", ".join(_COLUMNS)
+    known = conn.execute(
+        _EXISTING,
+        {
+            "sources": [t.source.value for t in batch],
+            "ids": [t.source_id for t in batch],
+            "created": created,
+        },
+    ).scalars()
+    fresh: list[Transaction] = []
+    existing: list[Transaction] = []
+    for txn, exists in zip(batch, known, strict=True):
+        (existing if exists else fresh).append(txn)
+    now = utc_now()
+    if fresh:
+        _copy_into(conn, "transactions", fresh, now)
+    updated = _update_changed(conn, existing, now) if existing else 0
+    return UpsertCounts(new=len(fresh), updated=updated, unchanged=len(existing) - updated)
+
+
+def _copy_into(conn: Connection, table: str, txns: list[Transaction], now: datetime) -> None:
+    with (
+        conn.connection.driver_connection.cursor() as cursor,
+        cursor.copy(f"COPY {table} ({', '.join(_COLUMNS)}) FROM STDIN") as copy,
+    ):
+        for txn in txns:
+            copy.write_row(_stage_row(txn, now))
+
+
+def _update_changed(conn: Connection, txns: list[Transaction], now: datetime) -> int:
+    """Rewrite the known rows whose `data_hash` changed; how many were."""
     conn.execute(
         text(
             f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} "
@@ -230,31 +275,18 @@ def upsert_transactions(conn: Connection, txns: Iterable[Transaction]) -> Upsert
         )
     )
     conn.execute(text(f"TRUNCATE {_STAGE}"))
-    now = utc_now()
-    raw = conn.connection.driver_connection
-    with raw.cursor() as cursor, cursor.copy(f"COPY {_STAGE} ({columns}) FROM STDIN") as copy:
-        for txn in batch:
-            copy.write_row(_stage_row(txn, now))
+    _copy_into(conn, _STAGE, txns, now)
+    columns = ", ".join(_COLUMNS)
     updates = ", ".join(f"{c} = excluded.{c}" for c in _UPDATABLE)
-    key = "source, source_id, created_at"
-    # RETURNING cannot read xmax on a partitioned table: a written row that existed before
-    # the statement (the subquery sees the statement's snapshot) was updated. The EXISTS sits
-    # in the select list, so it probes the unique index once per written row; as a join it
-    # was planned as a scan and sort of the whole month partition for every batch.
-    existed = " AND ".join(f"t.{column} = u.{column}" for column in key.split(", "))
-    new, updated = conn.execute(
+    return conn.execute(
         text(
-            f"WITH upserted AS (INSERT INTO transactions ({columns}) "
+            f"WITH written AS (INSERT INTO transactions ({columns}) "
             f"SELECT {columns} FROM {_STAGE} "
-            f"ON CONFLICT ({key}) DO UPDATE SET {updates}, ingested_at = excluded.ingested_at "
+            f"ON CONFLICT ({_KEY}) DO UPDATE SET {updates}, ingested_at = excluded.ingested_at "
             f"WHERE transactions.data_hash IS DISTINCT FROM excluded.data_hash "
-            f"RETURNING {key}), "
-            f"written AS (SELECT EXISTS (SELECT 1 FROM transactions t WHERE {existed}) AS old "
-            f"FROM upserted u) "
-            f"SELECT count(*) FILTER (WHERE NOT old), count(*) FILTER (WHERE old) FROM written"
+            f"RETURNING 1) SELECT count(*) FROM written"
         )
-    ).one()
-    return UpsertCounts(new=new, updated=updated, unchanged=len(batch) - new - updated)
+    ).scalar_one()
 
 
 def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:

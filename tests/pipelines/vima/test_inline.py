@@ -170,3 +170,22 @@ def test_landing_connection_goes_back_to_the_pool_as_it_came(clean_db) -> None:
             assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
     finally:
         engine.dispose()
+
+
+def test_a_mixed_batch_counts_new_changed_and_unchanged(sandbox, clean_db) -> None:
+    ops = [o for o in sandbox.world.vima_operations() if o["operation_created_at"] >= DAY][:6]
+    first = [normalize_operation({**op, "current_status": "success"}) for op in ops[:4]]
+    with clean_db.begin() as conn:
+        assert upsert_transactions(conn, first).new == 4
+    # two known and unchanged, two known and changed, two new
+    batch = [
+        *first[:2],
+        *(normalize_operation({**op, "current_status": "fail"}) for op in ops[2:4]),
+        *(normalize_operation(op) for op in ops[4:]),
+    ]
+    with clean_db.begin() as conn:
+        counts = upsert_transactions(conn, batch)
+    assert (counts.new, counts.updated, counts.unchanged) == (2, 2, 2)
+    stored = _stored(clean_db)
+    assert [stored[op["operation_id"]][1] for op in ops[:4]] == ["success"] * 2 + ["failed"] * 2
+    assert len(stored) == 6
