@@ -129,8 +129,7 @@ transactions = Table(
     Index(None, "source", "created_at"),
     Index(None, "project", "created_at"),
     Index(None, "status", "created_at"),
-    Index(None, "client_operation_id"),
-    Index(None, "order_id"),
+    # a lookup by client_operation_id (Vima) or order_id (PayShack) is one by match_key
     Index(None, "match_key"),
     postgresql_partition_by="RANGE (created_at)",
 )
