@@ -211,14 +211,10 @@ def _stage_row(txn: Transaction, now: datetime) -> tuple[Any, ...]:
 
 _KEY = "source, source_id, created_at"
 
-# One probe of the unique index per row, in order. The EXISTS sits in the select list so it
-# stays a per-row probe: as a join it is planned as a scan of the whole month partition.
+# The stored keys among a batch's ids: one scan of the unique index for the whole id list.
 _EXISTING = text(
-    "SELECT EXISTS (SELECT 1 FROM transactions t WHERE t.source = k.source "
-    "AND t.source_id = k.source_id AND t.created_at = k.created_at) "
-    "FROM unnest(CAST(:sources AS text[]), CAST(:ids AS text[]), "
-    "CAST(:created AS timestamptz[])) WITH ORDINALITY AS k(source, source_id, created_at, n) "
-    "ORDER BY n"
+    "SELECT source_id, created_at FROM transactions "
+    "WHERE source = :source AND source_id = ANY(CAST(:ids AS text[]))"
 )
 
 
@@ -238,18 +234,16 @@ def upsert_transactions(conn: Connection, txns: Iterable[Transaction]) -> Upsert
         return UpsertCounts()
     created = [txn.created_at for txn in batch]
     ensure_month_partitions(conn, min(created).date(), max(created).date())
-    known = conn.execute(
-        _EXISTING,
-        {
-            "sources": [t.source.value for t in batch],
-            "ids": [t.source_id for t in batch],
-            "created": created,
-        },
-    ).scalars()
+    stored: set[tuple[Any, ...]] = set()
+    for source in {t.source for t in batch}:
+        ids = [t.source_id for t in batch if t.source is source]
+        rows = conn.execute(_EXISTING, {"source": source.value, "ids": ids})
+        stored.update((source, source_id, created_at) for source_id, created_at in rows)
     fresh: list[Transaction] = []
     existing: list[Transaction] = []
-    for txn, exists in zip(batch, known, strict=True):
-        (existing if exists else fresh).append(txn)
+    for txn in batch:
+        known = (txn.source, txn.source_id, txn.created_at) in stored
+        (existing if known else fresh).append(txn)
     now = utc_now()
     if fresh:
         _copy_into(conn, "transactions", fresh, now)
