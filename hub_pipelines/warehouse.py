@@ -118,20 +118,67 @@ RETURNING (xmax = 0)
 """
 
 
+_RAW_VIMA_COLUMNS = (
+    "operation_id, operation_create_id, operation_update_id, project, created_at, modified_at, "
+    "partition_key, payload, data_hash"
+)
+
+
 def upsert_raw_vima(
     conn: Connection, operations: Sequence[dict[str, Any]], partition_key: str | None = None
 ) -> UpsertCounts:
-    """Land Vima operations untouched in `raw_vima_operations`, one statement per page.
+    """Land Vima operations untouched in `raw_vima_operations`.
 
-    The page travels as one array per column (`unnest`) and its payloads as one JSON array,
-    so the statement is prepared once and reused. A row is replaced only by a version with a
-    different payload that is not older (by `operation_update_id`), so a replayed page never
-    regresses newer data.
-    Operations without an id cannot be keyed and are skipped by the caller.
+    Operations not stored yet (one scan of the primary key for the page's ids) are COPYed in;
+    stored ones go through one upsert statement, their columns as arrays (`unnest`) and
+    payloads as one JSON array, prepared once and reused. A row is replaced only by a version
+    with a different payload that is not older (by `operation_update_id`), so a replayed page
+    never regresses newer data. One run writes a source at a time (see
+    `upsert_transactions`). Operations without an id cannot be keyed and are skipped by the
+    caller.
     """
     if not operations:
         return UpsertCounts()
-    latest = {str(op["operation_id"]): op for op in operations}  # a repeated id: newest wins
+    latest = {str(op["operation_id"]): op for op in operations}  # a repeated id: the last wins
+    driver = conn.connection.driver_connection
+    with driver.cursor() as cursor:
+        cursor.execute(
+            "SELECT operation_id FROM raw_vima_operations WHERE operation_id = ANY(%s)",
+            (list(latest),),
+        )
+        stored = {row[0] for row in cursor}
+    fresh = [op_id for op_id in latest if op_id not in stored]
+    if fresh:
+        with (
+            driver.cursor() as cursor,
+            cursor.copy(f"COPY raw_vima_operations ({_RAW_VIMA_COLUMNS}) FROM STDIN") as copy,
+        ):
+            for op_id in fresh:
+                op = latest[op_id]
+                canonical = canonical_json(op)
+                copy.write_row(
+                    (
+                        op_id,
+                        _optional_int(op.get("operation_create_id")),
+                        _optional_int(op.get("operation_update_id")),
+                        op.get("project"),
+                        optional_time(op.get("operation_created_at")),
+                        optional_time(op.get("operation_modified_at")),
+                        partition_key,
+                        canonical.decode(),
+                        content_hash(canonical),
+                    )
+                )
+    known = {op_id: latest[op_id] for op_id in latest if op_id in stored}
+    counts = _upsert_known_raw_vima(conn, known, partition_key) if known else UpsertCounts()
+    return UpsertCounts(
+        new=counts.new + len(fresh), updated=counts.updated, unchanged=counts.unchanged
+    )
+
+
+def _upsert_known_raw_vima(
+    conn: Connection, latest: dict[str, dict[str, Any]], partition_key: str | None
+) -> UpsertCounts:
     columns: dict[str, list[Any]] = {
         name: []
         for name in (
