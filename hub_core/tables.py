@@ -65,7 +65,6 @@ raw_vima_operations = Table(
     Column("data_hash", Text, nullable=False),
     Column("fetched_at", _tz(), nullable=False, server_default=func.now()),
     Index(None, "created_at"),
-    Index(None, "operation_update_id"),
 )
 
 raw_payshack_transactions = Table(

@@ -124,8 +124,7 @@ def _land_stream(
         report.skipped_without_id += len(page) - len(keyed)
         checkpoint = Checkpoint(cursor, checkpoint.page + 1, checkpoint.rows + len(page), False)
         with conn.begin():  # the page's rows and its checkpoint, together
-            report.rows.add(upsert_raw_vima(conn, keyed, window.key))
-            save_checkpoint(conn, Source.VIMA, stream, window.key, checkpoint)
+            report.rows.add(upsert_raw_vima(conn, keyed, window.key, (stream, checkpoint)))
         if on_page is not None:
             on_page(keyed)
         report.pages += 1
