@@ -23,7 +23,9 @@ Contenders, each in its own spawned interpreter, run on the same database in the
   into a buffer and `pd.read_csv` (timed apart), then `pd.merge(v, p, on=['direction',
   'match_key'], how='outer', indicator=True)` and the same type classification (amount beyond
   0.01, else status differs, else matched; orphans by side) restricted to the day by the
-  earlier record. No fallback pass, no duplicate rules, nothing written back.
+  earlier record. No fallback pass, no duplicate rules. Then, timed apart, the write-back a
+  pandas job would need to deliver what the hub delivers: the day's results COPYed into
+  `reconciliation_results` (one row each, the hub's indexes), rolled back afterwards.
 
 Both run at `--flat-rows` (default 250,000, margins scaled alike) and at `--rows` per side to
 show how memory grows with the day. A hub run is cancelled after `--hub-timeout` seconds
@@ -592,6 +594,7 @@ def run_pandas() -> dict[str, Any]:
     counts = in_day["match_type"].value_counts().to_dict()
     merge_classify_s = time.perf_counter() - t0
     total_s = time.perf_counter() - started
+    write_s = write_back(in_day, conninfo())
     return {
         "seconds": round(total_s, 2),
         "read_s": round(read_s, 2),
@@ -599,12 +602,49 @@ def run_pandas() -> dict[str, Any]:
         "parse_s": round(parse_s, 2),
         "merge_s": round(merge_s, 2),
         "merge_classify_s": round(merge_classify_s, 2),
+        "write_back_s": round(write_s, 2),
+        "with_write_back_s": round(total_s + write_s, 2),
         "rows_read": rows_read,
         "merged_rows": len(merged),
         "counts": {str(k): int(n) for k, n in sorted(counts.items())},
         "results": len(in_day),
         "dtypes": {c: str(t) for c, t in v.dtypes.items()},
     }
+
+
+def write_back(in_day: Any, dsn: str) -> float:
+    """Seconds to store the day's merged results as the hub does (one row each in
+    `reconciliation_results`, through COPY), in a transaction rolled back afterwards."""
+    import io
+
+    import psycopg
+
+    started = time.perf_counter()
+    v_id, p_id = in_day["source_id_v"], in_day["source_id_p"]
+    frame = in_day.assign(
+        recon_date=DAY.isoformat(),
+        run_id="pandas",
+        discrepancy_key=("v:" + v_id.fillna("") + "|p:" + p_id.fillna("")),
+    )[
+        [
+            "recon_date", "run_id", "match_type", "discrepancy_key", "direction",
+            "source_id_v", "source_id_p", "amount_v", "amount_p", "status_v", "status_p",
+        ]
+    ]  # fmt: skip
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False, header=False)
+    columns = (
+        "recon_date, run_id, match_type, discrepancy_key, direction, vima_txn_id, "
+        "payshack_txn_id, vima_amount, payshack_amount, vima_status, payshack_status"
+    )
+    with psycopg.connect(dsn) as conn:
+        with conn.cursor().copy(
+            f"COPY reconciliation_results ({columns}) FROM STDIN (FORMAT csv)"
+        ) as copy:
+            copy.write(buffer.getvalue())
+        seconds = time.perf_counter() - started
+        conn.rollback()
+    return seconds
 
 
 # --------------------------------------------------------------------------- EXPLAIN
@@ -833,6 +873,10 @@ def report(results: dict[str, Any]) -> str:
                 f"| pandas read+merge+classify | {shape} | {pdr['seconds']:.1f} "
                 f"(read {pdr['read_s']:.1f}) | {_mb(pdr['peak_rss_mb'])} |"
             )
+            lines.append(
+                f"| pandas read+merge+classify+write back | {shape} | "
+                f"{pdr['with_write_back_s']:.1f} | {_mb(pdr['peak_rss_mb'])} |"
+            )
     ratios = results.get("ratios", {})
     if ratios:
         lines.append("")
@@ -860,6 +904,9 @@ def ratios(full: dict[str, Any]) -> dict[str, Any]:
                 hub["seconds"] / pdr["merge_classify_s"], 2
             )
             out[f"{tag} / pandas read+merge+classify"] = round(hub["seconds"] / pdr["seconds"], 2)
+            out[f"{tag} / pandas read+merge+classify+write back"] = round(
+                hub["seconds"] / pdr["with_write_back_s"], 2
+            )
     return out
 
 
