@@ -72,7 +72,23 @@ WHERE {_side("p", "payshack")}
 """
 
 
-RESULTS_SQL = """WITH dup_keys AS MATERIALIZED (
+_NOT_REPEATED = (
+    "NOT EXISTS (SELECT 1 FROM dup_keys d WHERE d.direction = j.direction AND d.key = j.key)"
+)
+
+
+def _unpaired(side: str, other: str) -> str:
+    """The joined rows of one side (`v` or `p`) without a row of the other side's key."""
+    return (
+        f"SELECT {side}_id AS source_id, key, {side}_project AS project, direction, "
+        f"{side}_amount AS amount, {side}_paid AS paid_amount, {side}_status AS status, "
+        f"{side}_created AS created_at, "
+        f"floor(extract(epoch FROM {side}_created) / :fallback_seconds)::bigint AS slot "
+        f"FROM recon_join j WHERE {other}_id IS NULL AND {_NOT_REPEATED}"
+    )
+
+
+RESULTS_SQL = f"""WITH dup_keys AS MATERIALIZED (
     -- a key on more than one joined row occurs more than once on a side: a duplicate
     SELECT direction, key, min(least(v_created, p_created)) AS key_first
     FROM recon_join WHERE key IS NOT NULL
@@ -83,23 +99,12 @@ RESULTS_SQL = """WITH dup_keys AS MATERIALIZED (
            v_id AS v_source_id, p_id AS p_source_id, v_amount, p_amount, v_paid, p_paid,
            v_status, p_status, v_created, p_created, 'exact' AS method
     FROM recon_join j
-    WHERE v_id IS NOT NULL AND p_id IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM dup_keys d WHERE d.direction = j.direction AND d.key = j.key)
+    WHERE v_id IS NOT NULL AND p_id IS NOT NULL AND {_NOT_REPEATED}
 ), lv AS MATERIALIZED (
     -- rows with no counterpart by key (and no duplicated key); few
-    SELECT v_id AS source_id, key, v_project AS project, direction, v_amount AS amount,
-           v_paid AS paid_amount, v_status AS status, v_created AS created_at,
-           floor(extract(epoch FROM v_created) / :fallback_seconds)::bigint AS slot
-    FROM recon_join j
-    WHERE p_id IS NULL
-      AND NOT EXISTS (SELECT 1 FROM dup_keys d WHERE d.direction = j.direction AND d.key = j.key)
+    {_unpaired("v", "p")}
 ), lp AS MATERIALIZED (
-    SELECT p_id AS source_id, key, p_project AS project, direction, p_amount AS amount,
-           p_paid AS paid_amount, p_status AS status, p_created AS created_at,
-           floor(extract(epoch FROM p_created) / :fallback_seconds)::bigint AS slot
-    FROM recon_join j
-    WHERE v_id IS NULL
-      AND NOT EXISTS (SELECT 1 FROM dup_keys d WHERE d.direction = j.direction AND d.key = j.key)
+    {_unpaired("p", "v")}
 ), lp_near AS MATERIALIZED (
     -- each unpaired PayShack row under its own time slot and both neighbours: a Vima row's
     -- fallback candidates are then an equi-join on (project, direction, slot)
@@ -159,7 +164,7 @@ RESULTS_SQL = """WITH dup_keys AS MATERIALIZED (
            p_source_id AS payshack_txn_id, v_amount AS vima_amount, p_amount AS payshack_amount,
            v_amount - p_amount AS amount_diff, v_status AS vima_status,
            p_status AS payshack_status, least(v_created, p_created) AS anchor,
-           CASE WHEN match_type = 'matched' AND method = 'exact' THEN '{}'::jsonb
+           CASE WHEN match_type = 'matched' AND method = 'exact' THEN '{{}}'::jsonb
            ELSE jsonb_build_object(
                'vima_paid_amount', v_paid, 'payshack_paid_amount', p_paid,
                'created_gap_seconds', round(extract(epoch FROM p_created - v_created)))
@@ -168,11 +173,11 @@ RESULTS_SQL = """WITH dup_keys AS MATERIALIZED (
     UNION ALL
     SELECT 'missing_payshack', NULL, 'v:' || lv.source_id, lv.project, lv.direction, lv.key,
            NULL, lv.source_id, NULL, lv.amount, NULL, NULL, lv.status, NULL, lv.created_at,
-           '{}'::jsonb
+           '{{}}'::jsonb
     FROM lv WHERE NOT EXISTS (SELECT 1 FROM fallback f WHERE f.v_source_id = lv.source_id)
     UNION ALL
     SELECT 'missing_vima', NULL, 'p:' || lp.source_id, lp.project, lp.direction, NULL, lp.key,
-           NULL, lp.source_id, NULL, lp.amount, NULL, NULL, lp.status, lp.created_at, '{}'::jsonb
+           NULL, lp.source_id, NULL, lp.amount, NULL, NULL, lp.status, lp.created_at, '{{}}'::jsonb
     FROM lp WHERE NOT EXISTS (SELECT 1 FROM fallback f WHERE f.p_source_id = lp.source_id)
     UNION ALL
     -- a key more than once on either side: every row of it, on both sides
