@@ -162,21 +162,8 @@ def upsert_raw_vima(
             cursor.copy(f"COPY raw_vima_operations ({_RAW_VIMA_COLUMNS}) FROM STDIN") as copy,
         ):
             for op_id in fresh:
-                op = latest[op_id]
-                canonical = canonical_json(op)
-                copy.write_row(
-                    (
-                        op_id,
-                        _optional_int(op.get("operation_create_id")),
-                        _optional_int(op.get("operation_update_id")),
-                        op.get("project"),
-                        optional_time(op.get("operation_created_at")),
-                        optional_time(op.get("operation_modified_at")),
-                        partition_key,
-                        canonical.decode(),
-                        content_hash(canonical),
-                    )
-                )
+                *keys, canonical, digest = _raw_vima_fields(op_id, latest[op_id])
+                copy.write_row((*keys, partition_key, canonical.decode(), digest))
     known = {op_id: latest[op_id] for op_id in latest if op_id in stored}
     counts = _upsert_known_raw_vima(conn, known, partition_key) if known else UpsertCounts()
     return UpsertCounts(
@@ -184,26 +171,30 @@ def upsert_raw_vima(
     )
 
 
+def _raw_vima_fields(op_id: str, op: dict[str, Any]) -> tuple[Any, ...]:
+    """A raw row's columns from id to modified time, its canonical payload and its hash."""
+    canonical = canonical_json(op)
+    return (
+        op_id,
+        _optional_int(op.get("operation_create_id")),
+        _optional_int(op.get("operation_update_id")),
+        op.get("project"),
+        optional_time(op.get("operation_created_at")),
+        optional_time(op.get("operation_modified_at")),
+        canonical,
+        content_hash(canonical),
+    )
+
+
 def _upsert_known_raw_vima(
     conn: Connection, latest: dict[str, dict[str, Any]], partition_key: str | None
 ) -> UpsertCounts:
-    columns: dict[str, list[Any]] = {
-        name: []
-        for name in (
-            "ids", "create_ids", "update_ids", "projects", "created", "modified", "payloads",
-            "hashes",
-        )
-    }  # fmt: skip
-    for op_id, op in latest.items():
-        canonical = canonical_json(op)
-        columns["ids"].append(op_id)
-        columns["create_ids"].append(_optional_int(op.get("operation_create_id")))
-        columns["update_ids"].append(_optional_int(op.get("operation_update_id")))
-        columns["projects"].append(op.get("project"))
-        columns["created"].append(optional_time(op.get("operation_created_at")))
-        columns["modified"].append(optional_time(op.get("operation_modified_at")))
-        columns["payloads"].append(canonical)
-        columns["hashes"].append(content_hash(canonical))
+    names = (
+        "ids", "create_ids", "update_ids", "projects", "created", "modified", "payloads", "hashes",
+    )  # fmt: skip
+    rows = [_raw_vima_fields(op_id, op) for op_id, op in latest.items()]
+    transposed = zip(*rows, strict=True)  # one tuple per column
+    columns = {name: list(values) for name, values in zip(names, transposed, strict=True)}
     payloads = b"[" + b",".join(columns.pop("payloads")) + b"]"
     with conn.connection.driver_connection.cursor() as cursor:
         params = {**columns, "payloads": payloads.decode(), "partition_key": partition_key}
@@ -284,7 +275,7 @@ def upsert_transactions(conn: Connection, txns: Iterable[Transaction]) -> Upsert
     """
     # A later record of the same transaction wins (a page of the update stream may carry an
     # operation the create stream brought earlier in the same batch).
-    batch = list({(t.source, t.source_id, t.created_at): t for t in txns}.values())
+    batch = list({_txn_key(t): t for t in txns}.values())
     if not batch:
         return UpsertCounts()
     created = [txn.created_at for txn in batch]
@@ -297,13 +288,17 @@ def upsert_transactions(conn: Connection, txns: Iterable[Transaction]) -> Upsert
     fresh: list[Transaction] = []
     existing: list[Transaction] = []
     for txn in batch:
-        known = (txn.source, txn.source_id, txn.created_at) in stored
-        (existing if known else fresh).append(txn)
+        (existing if _txn_key(txn) in stored else fresh).append(txn)
     now = utc_now()
     if fresh:
         _copy_into(conn, "transactions", fresh, now)
     updated = _update_changed(conn, existing, now) if existing else 0
     return UpsertCounts(new=len(fresh), updated=updated, unchanged=len(existing) - updated)
+
+
+def _txn_key(txn: Transaction) -> tuple[Any, ...]:
+    """The unique key of a transaction row (the `_KEY` columns)."""
+    return (txn.source, txn.source_id, txn.created_at)
 
 
 def _copy_into(conn: Connection, table: str, txns: list[Transaction], now: datetime) -> None:
