@@ -31,7 +31,9 @@ format: install
 migrate: install
 	$(BIN)/hub migrate
 
-validate: install
+# dagster.yaml reads its storage URL from the environment: take it from the hub settings.
+validate: migrate
+	DAGSTER_POSTGRES_URL=$$($(BIN)/python -c 'from hub_core.settings import get_settings; print(get_settings().dagster_postgres_url)') \
 	DAGSTER_HOME=$(CURDIR) $(BIN)/dagster definitions validate -w workspace.yaml
 
 demo: install
