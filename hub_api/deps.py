@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import time
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -10,11 +12,18 @@ import redis
 from fastapi import Depends, Header, Request
 from sqlalchemy import Connection, Engine
 
+from hub_api.dagster_client import DagsterClient
 from hub_api.errors import APIError
 from hub_core.db import get_engine
-from hub_core.settings import Role, Settings, get_settings
+from hub_core.settings import Role, Settings
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+def app_settings(request: Request) -> Settings:
+    """The settings the application was created with."""
+    return request.app.state.settings
+
+
+SettingsDep = Annotated[Settings, Depends(app_settings)]
 
 _ROLE_RANK: dict[Role, int] = {"reader": 1, "operator": 2}
 
@@ -35,6 +44,12 @@ def get_redis(request: Request) -> redis.Redis:
     return request.app.state.redis
 
 
+def get_dagster(request: Request) -> DagsterClient:
+    """The application's client of Dagster's GraphQL API."""
+    return request.app.state.dagster
+
+
+DagsterDep = Annotated[DagsterClient, Depends(get_dagster)]
 EngineDep = Annotated[Engine, Depends(get_db_engine)]
 ConnectionDep = Annotated[Connection, Depends(get_connection)]
 RedisDep = Annotated[redis.Redis, Depends(get_redis)]
@@ -59,10 +74,43 @@ def role_of(key: str, keys: dict[str, Role]) -> Role | None:
     return found
 
 
+RATE_WINDOW_SECONDS = 60
+
+
+def check_rate_limit(client: redis.Redis, key: str, per_minute: int) -> None:
+    """Count a request of `key` in the current minute; 429 with `Retry-After` past the limit.
+
+    The key is stored as a digest, never in clear. Without Redis the request is let through.
+    """
+    if per_minute <= 0:
+        return
+    now = time.time()
+    window = int(now // RATE_WINDOW_SECONDS)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:24]
+    name = f"hub:ratelimit:{digest}:{window}"
+    try:
+        pipe = client.pipeline(transaction=False)
+        pipe.incr(name)
+        pipe.expire(name, RATE_WINDOW_SECONDS + 5)
+        count = int(pipe.execute()[0])
+    except redis.RedisError:
+        return
+    if count > per_minute:
+        retry_after = max(1, int((window + 1) * RATE_WINDOW_SECONDS - now) + 1)
+        raise APIError(
+            429,
+            f"rate limit of {per_minute} requests per minute exceeded for this key",
+            {"limit_per_minute": per_minute, "retry_after_seconds": retry_after},
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
 def require_role(minimum: Role):
-    """A dependency that admits a request whose API key has at least the `minimum` role."""
+    """A dependency that admits a request whose API key has at least the `minimum` role,
+    within the key's rate limit."""
 
     def dependency(
+        request: Request,
         settings: SettingsDep,
         authorization: Annotated[str | None, Header()] = None,
         x_api_key: Annotated[str | None, Header()] = None,
@@ -77,6 +125,7 @@ def require_role(minimum: Role):
             raise APIError(401, "invalid API key")
         if _ROLE_RANK[role] < _ROLE_RANK[minimum]:
             raise APIError(403, f"this endpoint needs the {minimum} role")
+        check_rate_limit(request.app.state.redis, key, settings.hub_api_rate_limit_per_minute)
         return role
 
     return dependency

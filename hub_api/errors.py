@@ -32,12 +32,17 @@ class APIError(Exception):
     """An error with an HTTP status, a message and details, rendered in the envelope."""
 
     def __init__(
-        self, status_code: int, message: str, details: dict[str, Any] | None = None
+        self,
+        status_code: int,
+        message: str,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.message = message
         self.details = details or {}
+        self.headers = headers or {}
 
 
 def envelope(status_code: int, message: str, details: dict[str, Any] | None = None) -> JSONResponse:
@@ -70,7 +75,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(APIError)
     async def _api_error(_request: Request, exc: APIError) -> JSONResponse:
-        return envelope(exc.status_code, exc.message, exc.details)
+        response = envelope(exc.status_code, exc.message, exc.details)
+        response.headers.update(exc.headers)
+        return response
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -93,3 +100,17 @@ def install_error_handlers(app: FastAPI) -> None:
         # The body never carries the exception text: it may hold SQL or a secret.
         log.error("unhandled error", path=request.url.path, error=type(exc).__name__, exc_info=exc)
         return envelope(500, "internal error")
+
+
+def invalid(field: str, expected: str, received: Any, location: str = "query") -> APIError:
+    """A 422 `VALIDATION_ERROR` naming one field, what was expected and what was received."""
+    shown = received if isinstance(received, str | int | float | bool) or received is None else None
+    return APIError(
+        422,
+        f"invalid value for {field}: expected {expected}",
+        {
+            "fields": [
+                {"field": field, "location": location, "expected": expected, "received": shown}
+            ]
+        },
+    )

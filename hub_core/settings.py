@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     hub_chromium_path: str | None = None
     hub_secret_key: SecretStr = SecretStr("")
     hub_api_keys: SecretStr = SecretStr("")
+    hub_api_rate_limit_per_minute: int = Field(default=600, ge=0)
     hub_client_project_map: Annotated[dict[str, str], NoDecode] = Field(
         default_factory=lambda: {"91G_TECH_PVT_LTD": "91game", "CRSL_GAMING_LLP": "caroussel"}
     )

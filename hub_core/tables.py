@@ -130,6 +130,16 @@ transactions = Table(
     Index(None, "status", "created_at"),
     # a lookup by client_operation_id (Vima) or order_id (PayShack) is one by match_key
     Index(None, "match_key"),
+    # the API's search (migration 0003): exact UTR and phone, e-mail case-insensitive
+    Index("ix_transactions_utr", "utr", postgresql_where=text("utr IS NOT NULL")),
+    Index(
+        "ix_transactions_user_phone", "user_phone", postgresql_where=text("user_phone IS NOT NULL")
+    ),
+    Index(
+        "ix_transactions_lower_user_email",
+        func.lower(text("user_email")),
+        postgresql_where=text("user_email IS NOT NULL"),
+    ),
     postgresql_partition_by="RANGE (created_at)",
 )
 
@@ -195,6 +205,17 @@ reconciliation_results = Table(
         name="match_method",
     ),
     Index(None, "recon_date", "match_type"),
+    # a transaction's result(s), for GET /transactions/{id} (migration 0003)
+    Index(
+        "ix_reconciliation_results_vima_txn_id",
+        "vima_txn_id",
+        postgresql_where=text("vima_txn_id IS NOT NULL"),
+    ),
+    Index(
+        "ix_reconciliation_results_payshack_txn_id",
+        "payshack_txn_id",
+        postgresql_where=text("payshack_txn_id IS NOT NULL"),
+    ),
 )
 
 discrepancy_resolutions = Table(

@@ -19,9 +19,10 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
     UnresolvedAssetJobDefinition,
 )
 
+from hub_core.orchestration import SOURCE_TAG, SYNC_EVERY_MINUTES
 from hub_core.settings import get_settings
 from hub_core.types import Source
-from hub_pipelines.jobs import SOURCE_TAG, payshack_sync_job, vima_sync_job
+from hub_pipelines.jobs import payshack_sync_job, vima_sync_job
 
 EARLY_HOURS = 3
 """During the first hours of a day, yesterday's partition is synced too (late arrivals)."""
@@ -116,5 +117,9 @@ def build_source_schedules(
     return [frequent, late_updates]
 
 
-vima_schedules = build_source_schedules(Source.VIMA, vima_sync_job, every_minutes=5)
-payshack_schedules = build_source_schedules(Source.PAYSHACK, payshack_sync_job, every_minutes=10)
+vima_schedules = build_source_schedules(
+    Source.VIMA, vima_sync_job, every_minutes=SYNC_EVERY_MINUTES[Source.VIMA]
+)
+payshack_schedules = build_source_schedules(
+    Source.PAYSHACK, payshack_sync_job, every_minutes=SYNC_EVERY_MINUTES[Source.PAYSHACK]
+)

@@ -15,9 +15,10 @@ from dagster import (
     sensor,
 )
 
+from hub_core.orchestration import SOURCE_TAG
 from hub_core.settings import get_settings
 from hub_core.types import Source, SyncStatus
-from hub_pipelines.jobs import SOURCE_TAG, payshack_sync_job, reconcile_job, vima_sync_job
+from hub_pipelines.jobs import payshack_sync_job, reconcile_job, vima_sync_job
 from hub_pipelines.partitions import daily_partitions
 from hub_pipelines.resources import WarehouseResource
 from hub_pipelines.warehouse import set_sync_state

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
+from hub_core.timeutil import utc_now
 from hub_core.types import Source, SyncStatus
-from hub_pipelines.warehouse import set_sync_state
+from hub_pipelines.warehouse import record_partition_sync, set_sync_state
 
 
 @dataclass(slots=True)
@@ -18,13 +19,20 @@ class SyncOutcome:
 
     records: int = 0
     cursors: dict[str, str | None] = field(default_factory=dict)
+    complete: bool = True
+    """Whether the run read the partition whole (PayShack may stop short while rows move)."""
 
 
 @contextmanager
 def tracked_sync(
     engine: Engine, source: Source, run_id: str, partition_key: str
 ) -> Iterator[SyncOutcome]:
-    """Mark `source` running, then idle with the outcome, or failed with the (masked) error."""
+    """Mark `source` running, then idle with the outcome, or failed with the (masked) error.
+
+    On success the partition's sync is recorded too (`SYNCED_STREAM`), as of the run's start,
+    for the API to tell whether a day's reconciliation can be trusted.
+    """
+    started = utc_now()
     with engine.begin() as conn:
         set_sync_state(conn, source, SyncStatus.RUNNING, run_id=run_id, partition_key=partition_key)
     outcome = SyncOutcome()
@@ -50,4 +58,7 @@ def tracked_sync(
             partition_key=partition_key,
             last_cursor=outcome.cursors,
             records=outcome.records,
+        )
+        record_partition_sync(
+            conn, source, partition_key, started, outcome.complete, outcome.records
         )

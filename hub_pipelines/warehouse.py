@@ -26,7 +26,7 @@ from hub_core.tables import (
     sync_state,
 )
 from hub_core.timeutil import parse_utc, utc_now
-from hub_core.types import TRANSACTION_FIELDS, Source, SyncStatus, Transaction
+from hub_core.types import SYNCED_STREAM, TRANSACTION_FIELDS, Source, SyncStatus, Transaction
 from hub_pipelines.sources.payshack.normalize import parse_row_time
 
 
@@ -478,3 +478,32 @@ def set_sync_state(
         index_elements=["source"], set_={k: stmt.excluded[k] for k in values if k != "source"}
     )
     conn.execute(stmt)
+
+
+def record_partition_sync(
+    conn: Connection,
+    source: Source,
+    partition_key: str,
+    as_of: datetime,
+    complete: bool,
+    rows: int,
+) -> None:
+    """Record a successful sync of a partition (`SYNCED_STREAM`): its data as of `as_of`."""
+    stmt = insert(ingest_checkpoints).values(
+        source=source.value,
+        stream=SYNCED_STREAM,
+        partition_key=partition_key,
+        rows=rows,
+        completed=complete,
+        updated_at=as_of,
+    )
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["source", "stream", "partition_key"],
+            set_={
+                "rows": stmt.excluded.rows,
+                "completed": stmt.excluded.completed,
+                "updated_at": stmt.excluded.updated_at,
+            },
+        )
+    )

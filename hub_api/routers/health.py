@@ -1,16 +1,20 @@
-"""`GET /health`: the state of the database, Redis and Dagster; never a 500."""
+"""`GET /health`: the state of the database, Redis and Dagster; never a 500.
+
+HTTP 503 (`unhealthy`) when the database is unreachable, so a load balancer takes the
+instance out; 200 `degraded` when only Redis or Dagster is down (the API still answers).
+"""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Literal
 
-from fastapi import APIRouter, Request
-from pydantic import BaseModel
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import text
 
+from hub_api.deps import DagsterDep, EngineDep, RedisDep
 from hub_core import __version__
-from hub_core.db import get_engine
 
 router = APIRouter(tags=["health"])
 
@@ -26,9 +30,10 @@ class Services(BaseModel):
 
 
 class Health(BaseModel):
-    """Overall health: `healthy` when every service is up, else `degraded`."""
+    """Overall health: `healthy` when every service is up, `unhealthy` without the database,
+    else `degraded`."""
 
-    status: Literal["healthy", "degraded"]
+    status: Literal["healthy", "degraded", "unhealthy"]
     version: str
     services: Services
 
@@ -36,46 +41,57 @@ class Health(BaseModel):
 class HealthResponse(BaseModel):
     """Envelope of `/health`."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "data": {
+                        "status": "degraded",
+                        "version": "0.1.0",
+                        "services": {"database": "ok", "redis": "ok", "dagster": "down"},
+                    }
+                }
+            ]
+        }
+    )
+
     data: Health
 
 
-def _check_database(request: Request) -> ServiceState:
+def _probe(check) -> ServiceState:
     try:
-        with get_engine(request.app.state.settings.database_url).connect() as conn:
-            conn.execute(text("SELECT 1"))
-        return "ok"
+        check()
     except Exception:
         return "down"
+    return "ok"
 
 
-def _check_redis(request: Request) -> ServiceState:
-    try:
-        request.app.state.redis.ping()
-        return "ok"
-    except Exception:
-        return "down"
+def _database(engine: EngineDep) -> None:
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
 
 
-def _check_dagster(request: Request) -> ServiceState:
-    try:
-        request.app.state.dagster.version()
-        return "ok"
-    except Exception:
-        return "down"
-
-
-@router.get("/health", response_model=HealthResponse)
-async def health(request: Request) -> HealthResponse:
+@router.get(
+    "/health",
+    response_model=HealthResponse,
+    summary="Health",
+    description="Open (no API key). 503 when the database is unreachable.",
+    responses={503: {"model": HealthResponse, "description": "The database is unreachable"}},
+)
+async def health(
+    engine: EngineDep, redis: RedisDep, dagster: DagsterDep, response: Response
+) -> HealthResponse:
     """Probe every service concurrently, each bounded by a short timeout."""
-    database, redis_state, dagster = await asyncio.gather(
-        asyncio.to_thread(_check_database, request),
-        asyncio.to_thread(_check_redis, request),
-        asyncio.to_thread(_check_dagster, request),
+    database, redis_state, dagster_state = await asyncio.gather(
+        asyncio.to_thread(_probe, lambda: _database(engine)),
+        asyncio.to_thread(_probe, redis.ping),
+        asyncio.to_thread(_probe, dagster.version),
     )
-    services = Services(database=database, redis=redis_state, dagster=dagster)
-    healthy = all(state == "ok" for state in (database, redis_state, dagster))
-    return HealthResponse(
-        data=Health(
-            status="healthy" if healthy else "degraded", version=__version__, services=services
-        )
-    )
+    services = Services(database=database, redis=redis_state, dagster=dagster_state)
+    if database == "down":
+        status, response.status_code = "unhealthy", 503
+    elif redis_state == "down" or dagster_state == "down":
+        status = "degraded"
+    else:
+        status = "healthy"
+    return HealthResponse(data=Health(status=status, version=__version__, services=services))

@@ -46,6 +46,7 @@ def payshack_raw(
         report = ingest_partition(browser, engine, window, reader)
         sync.records = report.read
         sync.cursors = {kind: str(k.pages) for kind, k in report.kinds.items()}
+        sync.complete = all(k.complete for k in report.kinds.values())
     for kind, name in RAW_ASSETS.items():
         kind_report = report.kinds[kind]
         yield MaterializeResult(

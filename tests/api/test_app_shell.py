@@ -35,12 +35,14 @@ def test_health_with_redis_down_is_degraded_not_500(database_url: str) -> None:
     assert body["services"]["database"] == "ok"
 
 
-def test_health_with_database_down_is_degraded() -> None:
+def test_health_with_database_down_is_503_unhealthy() -> None:
     response = _client(
         database_url=f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/hub"
     ).get(f"{API_PREFIX}/health")
-    assert response.status_code == 200
-    assert response.json()["data"]["services"]["database"] == "down"
+    assert response.status_code == 503
+    body = response.json()["data"]
+    assert body["status"] == "unhealthy"
+    assert body["services"]["database"] == "down"
 
 
 def test_unknown_path_is_a_404_envelope() -> None:

@@ -1,0 +1,27 @@
+"""Each source's sync state as `sync_state` holds it (a source never synced reads idle)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from hub_core.tables import sync_state
+from hub_core.types import Source, SyncStatus
+
+_NEVER: dict[str, Any] = {
+    "status": SyncStatus.IDLE.value,
+    "run_id": None,
+    "partition_key": None,
+    "last_sync_at": None,
+    "last_successful_sync": None,
+    "last_cursor": None,
+    "records_synced": 0,
+    "error_message": None,
+}
+
+
+def sync_states(conn: Connection) -> dict[Source, dict[str, Any]]:
+    """The stored state of every source, in `Source` order."""
+    rows = {row["source"]: dict(row) for row in conn.execute(select(sync_state)).mappings()}
+    return {source: {**_NEVER, **rows.get(source.value, {})} for source in Source}

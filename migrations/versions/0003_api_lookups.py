@@ -1,0 +1,61 @@
+"""Indexes the REST API's lookups need.
+
+- `transactions`: search by UTR, phone and e-mail (exact; e-mail case-insensitive). Partial
+  indexes (`IS NOT NULL`): rows without the value cost nothing to write. Search by id uses the
+  primary key, by provider id the unique (source, source_id, created_at) index, by order id /
+  client operation id the `match_key` index.
+- `reconciliation_results`: a transaction's result(s) by its provider id on either side (the
+  discrepancy list reads the existing (recon_date, match_type) index).
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-12-02 17:30:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0003"
+down_revision: str | None = "0002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_index(
+        "ix_transactions_utr", "transactions", ["utr"], postgresql_where=sa.text("utr IS NOT NULL")
+    )
+    op.create_index(
+        "ix_transactions_user_phone",
+        "transactions",
+        ["user_phone"],
+        postgresql_where=sa.text("user_phone IS NOT NULL"),
+    )
+    op.create_index(
+        "ix_transactions_lower_user_email",
+        "transactions",
+        [sa.text("lower(user_email)")],
+        postgresql_where=sa.text("user_email IS NOT NULL"),
+    )
+    op.create_index(
+        "ix_reconciliation_results_vima_txn_id",
+        "reconciliation_results",
+        ["vima_txn_id"],
+        postgresql_where=sa.text("vima_txn_id IS NOT NULL"),
+    )
+    op.create_index(
+        "ix_reconciliation_results_payshack_txn_id",
+        "reconciliation_results",
+        ["payshack_txn_id"],
+        postgresql_where=sa.text("payshack_txn_id IS NOT NULL"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_reconciliation_results_payshack_txn_id", "reconciliation_results")
+    op.drop_index("ix_reconciliation_results_vima_txn_id", "reconciliation_results")
+    op.drop_index("ix_transactions_lower_user_email", "transactions")
+    op.drop_index("ix_transactions_user_phone", "transactions")
+    op.drop_index("ix_transactions_utr", "transactions")
