@@ -7,6 +7,7 @@ instance out; 200 `degraded` when only Redis or Dagster is down (the API still a
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Literal
 
 from fastapi import APIRouter, Response
@@ -58,7 +59,7 @@ class HealthResponse(BaseModel):
     data: Health
 
 
-def _probe(check) -> ServiceState:
+def _probe(check: Callable[[], object]) -> ServiceState:
     try:
         check()
     except Exception:

@@ -14,6 +14,7 @@ from hub_api.errors import APIError, invalid
 from hub_api.params import FiltersDep
 from hub_api.routers.reconciliation import DiscrepancyItem
 from hub_api.schemas import ListMeta, Money, UTCTime, error_responses
+from hub_core.queries import metrics as metric_queries
 from hub_core.queries import reconciliation as recon_queries
 from hub_core.queries import transactions as queries
 from hub_core.queries.filters import TransactionFilters
@@ -129,8 +130,6 @@ def _total(conn: ConnectionDep, filters: TransactionFilters, timezone: str) -> t
     if exact is not None:
         return exact, False
     if filters.dimensions_only():
-        from hub_core.queries import metrics as metric_queries  # TEMP
-
         from_metrics = metric_queries.count_from_metrics(conn, filters, timezone)
         return max(from_metrics, queries.COUNT_CAP + 1), True
     return queries.COUNT_CAP + 1, True
