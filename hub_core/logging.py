@@ -115,9 +115,20 @@ def _install_masking_record_factory() -> None:
             message = record.getMessage()
         except Exception:  # a malformed format string: leave it to the handler to report
             return record
-        masked = mask_secrets(message)
-        if masked != message or record.args:
-            record.msg, record.args = masked, ()
+        if mask_secrets(message) == message:
+            return record
+        # Mask the parts, keeping the arguments: formatters such as uvicorn's access log
+        # unpack `record.args`. Only if a secret spans the parts is the message collapsed.
+        if isinstance(record.msg, str):
+            record.msg = mask_secrets(record.msg)
+        if isinstance(record.args, tuple | dict):
+            record.args = mask_value(record.args)
+        try:
+            still_secret = mask_secrets(record.getMessage()) != record.getMessage()
+        except Exception:
+            still_secret = True
+        if still_secret:
+            record.msg, record.args = mask_secrets(message), ()
         return record
 
     factory._hub_masking = True  # type: ignore[attr-defined]

@@ -83,3 +83,25 @@ def test_every_handler_sees_masked_records(
     (record,) = [r for r in caplog.records if r.name == "third.party"]
     assert record.getMessage() == "login with password=*** failed"
     assert SECRET not in caplog.text
+
+
+def test_uvicorn_access_formatter_keeps_its_arguments(captured: io.StringIO) -> None:
+    """uvicorn's access formatter unpacks `record.args`: they must survive, masked."""
+    from uvicorn.logging import AccessFormatter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(AccessFormatter('%(client_addr)s "%(request_line)s" %(status_code)s'))
+    access = logging.getLogger("uvicorn.access.test")
+    access.addHandler(handler)
+    access.propagate = False
+    try:
+        for path in ("/api/v1/health", f"/api/v1/x?apikey={SECRET}"):
+            access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", path, "1.1", 200)
+    finally:
+        access.removeHandler(handler)
+    lines = stream.getvalue().splitlines()
+    assert lines == [
+        '127.0.0.1:5000 "GET /api/v1/health HTTP/1.1" 200 OK',
+        '127.0.0.1:5000 "GET /api/v1/x?apikey=*** HTTP/1.1" 200 OK',
+    ]
