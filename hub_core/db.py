@@ -19,9 +19,13 @@ def _json_dumps(value: object) -> str:
 
 @lru_cache(maxsize=8)
 def get_engine(url: str) -> Engine:
-    """A pooled engine for `url` (one per URL per process); JSON columns use orjson."""
+    """A pooled engine for `url` (one per URL per process); JSON columns use orjson.
+
+    Statement parameters never appear in an error (`hide_parameters`): they hold customer data.
+    """
     return create_engine(
         url,
+        hide_parameters=True,
         pool_pre_ping=True,
         pool_size=5,
         max_overflow=5,

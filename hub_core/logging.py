@@ -52,6 +52,27 @@ def mask_secrets(text: str) -> str:
     return text
 
 
+ERROR_TEXT_LIMIT = 300
+"""The most characters of an error kept in a stored message or a log field."""
+
+
+def describe_error(exc: BaseException | str, limit: int = ERROR_TEXT_LIMIT) -> str:
+    """One short, masked line for an error: its class and the first line of its reason.
+
+    Never the SQL parameters or a multi-line dump (a database error carries the statement and
+    its parameters after the first line): what is stored or shown stays small and private.
+    """
+    if isinstance(exc, BaseException):
+        original = getattr(exc, "orig", None)  # SQLAlchemy wraps the driver's error
+        reason = str(original if original is not None else exc)
+        text = f"{type(exc).__name__}: {reason}" if reason else type(exc).__name__
+    else:
+        text = exc
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    first = mask_secrets(first)
+    return first if len(first) <= limit else first[: limit - 1] + "…"
+
+
 def mask_value(value: Any) -> Any:
     """Mask secrets inside strings, mappings and sequences (recursively)."""
     if isinstance(value, str):

@@ -15,6 +15,7 @@ from dagster import (
     sensor,
 )
 
+from hub_core.logging import describe_error
 from hub_core.orchestration import SOURCE_TAG
 from hub_core.settings import get_settings
 from hub_core.types import Source, SyncStatus
@@ -84,5 +85,5 @@ def record_failed_sync(context: RunFailureSensorContext, warehouse: WarehouseRes
             SyncStatus.FAILED,
             run_id=run.run_id,
             partition_key=run.tags.get("dagster/partition"),
-            error=context.failure_event.message or "run failed",
+            error=describe_error(context.failure_event.message or "run failed"),
         )

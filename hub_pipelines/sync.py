@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
+from hub_core.logging import describe_error
 from hub_core.timeutil import utc_now
 from hub_core.types import Source, SyncStatus
 from hub_pipelines.warehouse import record_partition_sync, set_sync_state
@@ -46,7 +47,7 @@ def tracked_sync(
                 SyncStatus.FAILED,
                 run_id=run_id,
                 partition_key=partition_key,
-                error=f"{type(exc).__name__}: {exc}",
+                error=describe_error(exc),
             )
         raise
     with engine.begin() as conn:

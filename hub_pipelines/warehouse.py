@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 
 from hub_core.db import ensure_month_partitions
-from hub_core.logging import mask_value
+from hub_core.logging import describe_error
 from hub_core.tables import (
     ingest_checkpoints,
     raw_payshack_transactions,
@@ -465,7 +465,7 @@ def set_sync_state(
         "partition_key": partition_key,
         "last_sync_at": now,
         "updated_at": now,
-        "error_message": mask_value(error)[:2000] if error else None,
+        "error_message": describe_error(error) if error else None,
     }
     if last_cursor is not None:
         values["last_cursor"] = last_cursor

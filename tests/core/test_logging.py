@@ -105,3 +105,25 @@ def test_uvicorn_access_formatter_keeps_its_arguments(captured: io.StringIO) -> 
         '127.0.0.1:5000 "GET /api/v1/health HTTP/1.1" 200 OK',
         '127.0.0.1:5000 "GET /api/v1/x?apikey=*** HTTP/1.1" 200 OK',
     ]
+
+
+def test_describe_error_is_one_short_private_line() -> None:
+    from sqlalchemy.exc import DBAPIError
+
+    from hub_core.logging import describe_error
+
+    class Driver(Exception):
+        pass
+
+    wrapped = DBAPIError.instance(
+        "INSERT INTO t VALUES (%(a)s)",
+        {"a": "customer-order-77"},
+        Driver("connection lost\nDETAIL: more"),
+        Driver,
+    )
+    line = describe_error(wrapped)
+    assert line == "DBAPIError: connection lost"
+    assert describe_error(RuntimeError(f"bad apikey={SECRET}")) == "RuntimeError: bad apikey=***"
+    long = describe_error(ValueError("x" * 5000))
+    assert len(long) == 300 and long.endswith("…")
+    assert describe_error("Execution of run failed.\nTraceback ...") == "Execution of run failed."
