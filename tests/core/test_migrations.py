@@ -131,10 +131,13 @@ def test_insert_without_partition_is_a_clear_error(engine: Engine) -> None:
     }
     from hub_core.tables import transactions
 
+    count = text("SELECT count(*) FROM transactions")
+    with engine.connect() as conn:
+        before = conn.execute(count).scalar()
     with pytest.raises(DBAPIError, match="no partition of relation"), engine.begin() as conn:
         conn.execute(transactions.insert(), row)
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT count(*) FROM transactions")).scalar() == 0
+        assert conn.execute(count).scalar() == before
 
 
 def test_ensure_database_reports_creation(fresh_url: str) -> None:
