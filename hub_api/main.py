@@ -7,7 +7,7 @@ from fastapi import FastAPI
 
 from hub_api.dagster_client import DagsterClient
 from hub_api.errors import install_error_handlers
-from hub_api.routers import health
+from hub_api.routers import export, health, metrics, reconciliation, sync, transactions
 from hub_core import __version__
 from hub_core.logging import configure_logging
 from hub_core.settings import Settings, get_settings
@@ -32,7 +32,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.dagster = DagsterClient(settings.dagster_graphql_url, timeout=3.0)
     install_error_handlers(app)
-    app.include_router(health.router, prefix=API_PREFIX)
+    for module in (health, transactions, metrics, reconciliation, sync, export):
+        app.include_router(module.router, prefix=API_PREFIX)
     return app
 
 
