@@ -42,6 +42,7 @@ Kind = Literal["payin", "payout"]
 Reader = Literal["api", "dom"]
 
 LOGIN_PATH = "/login"
+LOGIN_API = "/indigate-user-svc/api/v1/auth/login"
 DASHBOARD_PATH = "/dashboard"
 LIST_API: dict[str, str] = {
     "payin": "/indigate-payin-svc/api/v1/payin/transaction/fetch",
@@ -72,6 +73,10 @@ class _SessionExpired(Exception):
 
 class _Transient(PayShackError):
     """A fault worth another try (5xx, 429, timeout, a page showing an error)."""
+
+
+class _LoginUnavailable(_Transient):
+    """The login could not be tried (5xx, 429, no answer, no form): worth another attempt."""
 
 
 @dataclass(slots=True)
@@ -214,22 +219,50 @@ class PayShackBrowser:
         return self._session
 
     def login(self) -> Session:
-        """Log in through the login form; raise `PayShackAuthError` with what the page said."""
+        """Log in through the login form, retrying transient failures (a 5xx or 429 answer, no
+        answer, a form that did not load) with the pages' backoff; wrong credentials raise
+        `PayShackAuthError` at once, with what the page said."""
+        try:
+            for attempt in Retrying(
+                retry=retry_if_exception_type(_LoginUnavailable),
+                stop=stop_after_attempt(MAX_ATTEMPTS),
+                wait=wait_exponential_jitter(multiplier=0.2, max=5, jitter=0.2),
+                reraise=True,
+            ):
+                with attempt:
+                    return self._login_once()
+        except _LoginUnavailable as exc:  # not transient any more: the callers must not retry
+            raise PayShackAuthError(f"{exc} ({MAX_ATTEMPTS} attempts)") from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _login_once(self) -> Session:
         self._stop_trace(keep=False)  # typing the password is never traced
         page = self._fresh_tab()  # sessionStorage is per tab: a new tab holds no old session
-        page.goto(LOGIN_PATH, wait_until="domcontentloaded")
+        try:
+            page.goto(LOGIN_PATH, wait_until="domcontentloaded")
+        except PlaywrightError as exc:
+            raise _LoginUnavailable(f"login page: {str(exc).splitlines()[0][:200]}") from None
         form = page.locator("form#login-form, form:has(input[type=password])").first
         try:
             form.wait_for(state="visible", timeout=self.config.timeout_ms)
         except PlaywrightTimeout:
-            title = page.title()
             self._failure_artifacts("login-page")
-            raise PayShackAuthError(
-                f"PayShack login page at {page.url} shows no login form (title {title!r})"
+            raise _LoginUnavailable(
+                f"PayShack login page at {page.url} shows no login form (title {page.title()!r})"
             ) from None
         page.fill("input[name=email], input[type=email]", self.config.email)
         page.fill("input[name=password], input[type=password]", self.config.password)
-        page.click("button[type=submit]")
+        try:
+            with page.expect_response(
+                lambda r: LOGIN_API in r.url and r.request.method == "POST",
+                timeout=self.config.timeout_ms,
+            ) as answer:
+                page.click("button[type=submit]")
+            status = answer.value.status
+        except PlaywrightTimeout:
+            raise _LoginUnavailable("PayShack did not answer the login") from None
+        if status >= 500 or status == 429:
+            raise _LoginUnavailable(f"PayShack answered the login with HTTP {status}")
         with contextlib.suppress(PlaywrightTimeout):  # judged by the page below
             page.wait_for_function(
                 "(path) => location.pathname.startsWith(path)"
@@ -241,7 +274,7 @@ class PayShackBrowser:
         if stored is None:
             message = self._page_alert() or f"no dashboard after login (page {page.url})"
             self._failure_artifacts("login-refused")
-            raise PayShackAuthError(f"PayShack refused the login: {message}")
+            raise PayShackAuthError(f"PayShack refused the login (HTTP {status}): {message}")
         session = stored
         self.logins += 1
         self.store.save(session)

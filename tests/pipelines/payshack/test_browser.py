@@ -170,3 +170,29 @@ def test_a_failed_read_leaves_a_trace_without_credentials(sandbox, make_browser,
     with make_browser(sandbox) as browser:  # a successful read keeps no trace
         browser.read_day("payout", START, END, "dom")
     assert len(list((tmp_path / "artifacts").glob("payshack-trace-*.zip"))) == 1
+
+
+def test_transient_login_failures_are_retried(sandbox, make_browser) -> None:
+    """Two logins answered 503, then a good one: one session, no failed run."""
+    before = sandbox.stats()["payshack"]
+    sandbox.knobs.update(login_fail_first=2)
+    try:
+        with make_browser(sandbox) as browser:
+            session = browser.session()
+            assert session.token
+            assert browser.logins == 1
+    finally:
+        sandbox.knobs.update(login_fail_first=0)
+    after = sandbox.stats()["payshack"]
+    assert after["login_failures"] - before.get("login_failures", 0) == 2
+    assert after["logins"] - before.get("logins", 0) == 1
+
+
+def test_a_login_that_never_succeeds_stops_with_one_clear_error(sandbox, make_browser) -> None:
+    sandbox.knobs.update(login_fail_first=50)
+    try:
+        with make_browser(sandbox) as browser, pytest.raises(PayShackAuthError) as info:
+            browser.session()
+    finally:
+        sandbox.knobs.update(login_fail_first=0)
+    assert "HTTP 503" in str(info.value) and "5 attempts" in str(info.value)
