@@ -6,21 +6,25 @@ import math
 import uuid
 from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict
 
-from hub_api.deps import ConnectionDep, ReaderDep, SettingsDep
+from hub_api.cache import cached_json
+from hub_api.deps import ConnectionDep, ReaderDep, RedisDep, SettingsDep
 from hub_api.errors import APIError, invalid
 from hub_api.params import FiltersDep
 from hub_api.routers.reconciliation import DiscrepancyItem
 from hub_api.schemas import ListMeta, Money, UTCTime, error_responses
-from hub_core.queries import metrics as metric_queries
 from hub_core.queries import reconciliation as recon_queries
 from hub_core.queries import transactions as queries
 from hub_core.queries.filters import TransactionFilters
 from hub_core.types import Direction, Source, Status
 
 router = APIRouter(prefix="/transactions", tags=["transactions"])
+
+TOTAL_TTL = 60
+"""Seconds a list's total stays cached (per filters and data version)."""
 
 _EXAMPLE: dict[str, Any] = {
     "id": "3f0c1f5e-8d3b-5a4e-9b7a-2f1e4c6d8a90",
@@ -123,16 +127,21 @@ class TransactionResponse(BaseModel):
     data: TransactionDetail
 
 
-def _total(conn: ConnectionDep, filters: TransactionFilters, timezone: str) -> tuple[int, bool]:
-    """The list's total: exact up to `COUNT_CAP`; past it from hourly_metrics when the filters
-    allow it, else the cap; the bool says whether it is an estimate."""
-    exact = queries.count_transactions(conn, filters)
-    if exact is not None:
-        return exact, False
-    if filters.dimensions_only():
-        from_metrics = metric_queries.count_from_metrics(conn, filters, timezone)
-        return max(from_metrics, queries.COUNT_CAP + 1), True
-    return queries.COUNT_CAP + 1, True
+def _total(
+    conn: ConnectionDep, redis: RedisDep, filters: TransactionFilters, grid_timezone: str
+) -> tuple[int, bool]:
+    """The list's total, cached per filters and data version: a walk through the pages
+    counts once."""
+    params = {"filters": repr(filters), "grid": grid_timezone}
+    body = cached_json(
+        redis,
+        "transactions_total",
+        params,
+        TOTAL_TTL,
+        lambda: list(queries.list_total(conn, filters, grid_timezone)),
+    )
+    total, estimate = orjson.loads(body)
+    return int(total), bool(estimate)
 
 
 @router.get(
@@ -148,6 +157,7 @@ def _total(conn: ConnectionDep, filters: TransactionFilters, timezone: str) -> t
 def list_transactions(
     _role: ReaderDep,
     conn: ConnectionDep,
+    redis: RedisDep,
     settings: SettingsDep,
     filters: FiltersDep,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
@@ -163,8 +173,7 @@ def list_transactions(
         )
     except queries.InvalidCursor as exc:
         raise invalid("cursor", f"a meta.next_cursor of this sort ({exc})", cursor) from None
-    zone = filters.period.timezone if filters.period else settings.hub_timezone
-    total, estimate = _total(conn, filters, zone)
+    total, estimate = _total(conn, redis, filters, settings.hub_timezone)
     return TransactionList(
         data=[TransactionItem.model_validate(row) for row in result.rows],
         meta=ListMeta(

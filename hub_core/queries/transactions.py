@@ -13,6 +13,7 @@ import orjson
 from sqlalchemy import ColumnElement, Connection, and_, func, literal, or_, select, true, tuple_
 
 from hub_core.queries.filters import TransactionFilters, transaction_clauses
+from hub_core.queries.metrics import count_from_metrics
 from hub_core.tables import transactions
 from hub_core.timeutil import parse_utc
 
@@ -149,6 +150,27 @@ def count_transactions(
     )
     total = int(conn.execute(select(func.count()).select_from(inner.subquery())).scalar_one())
     return total if total <= cap else None
+
+
+def list_total(
+    conn: Connection, filters: TransactionFilters, grid_timezone: str
+) -> tuple[int, bool]:
+    """The total of a list and whether it is an estimate.
+
+    With dimension filters only, `hourly_metrics` answers first (milliseconds at any size):
+    past `COUNT_CAP` its count is the total (an estimate: it may lag rows written since the
+    last metrics refresh, never count rows that do not exist). Otherwise, and for small sets,
+    the rows are counted exactly up to `COUNT_CAP`; past it the total is the cap + 1.
+    """
+    known = 0
+    if filters.dimensions_only():
+        known = count_from_metrics(conn, filters, grid_timezone)
+        if known > COUNT_CAP:
+            return known, True
+    exact = count_transactions(conn, filters)
+    if exact is not None:
+        return exact, False
+    return max(known, COUNT_CAP + 1), True
 
 
 def get_transaction(conn: Connection, ident: str) -> dict[str, Any] | None:

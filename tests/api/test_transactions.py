@@ -331,3 +331,15 @@ def test_cursor_round_trips(sort_by: str, order: str, value) -> None:
     assert decoded == (expected, created, row["id"])
     with pytest.raises(queries.InvalidCursor):
         queries.decode_cursor(cursor, sort_by, "asc" if order == "desc" else "desc")
+
+
+def test_total_is_cached_until_the_data_version_changes(
+    api: TestClient, world: list[Transaction], seeded, redis_client
+) -> None:
+    from hub_core.cache import DATA_VERSION_KEY
+
+    assert api.get(URL, headers=READER).json()["meta"]["total"] == 12
+    seeded([make_txn(DAY + timedelta(hours=2))])
+    assert api.get(URL, headers=READER).json()["meta"]["total"] == 12  # same data version
+    redis_client.incr(DATA_VERSION_KEY)  # what the pipelines do after a write
+    assert api.get(URL, headers=READER).json()["meta"]["total"] == 13
