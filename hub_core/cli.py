@@ -5,13 +5,48 @@ Commands import the package they run lazily, so `hub_core` depends on none of th
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
 
+from hub_core.logging import describe_error
 from hub_core.settings import get_settings
 
-app = typer.Typer(help="Payment Hub command line.", no_args_is_help=True)
+app = typer.Typer(
+    help="Payment Hub command line.", no_args_is_help=True, pretty_exceptions_enable=False
+)
+_state = {"debug": False}
+
+
+@app.callback()
+def _options(
+    debug: Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")] = False,
+) -> None:
+    _state["debug"] = debug
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The `hub` entry point: an error is one line on stderr and exit status 1 (the
+    traceback only with `--debug`)."""
+    args = sys.argv[1:] if argv is None else argv
+    _state["debug"] = "--debug" in args
+    try:
+        app(args=args, prog_name="hub", standalone_mode=False)
+    except SystemExit:
+        raise
+    except BaseException as exc:
+        # click's own outcomes (typer may carry its own click): usage errors, exits, aborts
+        if type(exc).__name__ in ("Abort", "KeyboardInterrupt"):
+            sys.exit(130)
+        if hasattr(exc, "exit_code"):
+            if hasattr(exc, "show"):
+                exc.show()
+            sys.exit(exc.exit_code)
+        if _state["debug"]:
+            raise
+        typer.echo(f"hub: {describe_error(exc)} (run with --debug for the traceback)", err=True)
+        sys.exit(1)
 
 
 @app.command()

@@ -12,7 +12,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Role = Literal["reader", "operator"]
@@ -80,6 +80,36 @@ class Settings(BaseSettings):
             return parsed
         return value
 
+    @field_validator("hub_start_date")
+    @classmethod
+    def _start_not_in_future(cls, value: date) -> date:
+        if value > date.today():
+            raise ValueError(
+                f"{value.isoformat()} is in the future: the first daily partition must be "
+                "today or earlier (YYYY-MM-DD)"
+            )
+        return value
+
+    @field_validator("database_url", "dagster_postgres_url", mode="before")
+    @classmethod
+    def _is_database_url(cls, value: object) -> object:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            url = make_url(str(value))
+        except (ArgumentError, ValueError):
+            # never echo the value: it may hold a password
+            raise ValueError(
+                "not a database URL; expected e.g. postgresql+psycopg://user@host:5432/hub"
+            ) from None
+        if not url.drivername.startswith("postgresql") or not url.database:
+            raise ValueError(
+                "expected a PostgreSQL URL naming a database, e.g. "
+                "postgresql+psycopg://user@host:5432/hub"
+            )
+        return value
+
     @field_validator("dagster_postgres_url")
     @classmethod
     def _dagster_url_uses_psycopg2(cls, value: str) -> str:
@@ -109,7 +139,28 @@ def parse_api_keys(spec: str) -> dict[str, Role]:
     return keys
 
 
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names it and the expected form."""
+
+
+def explain(exc: ValidationError) -> str:
+    """One line per invalid setting: its environment variable and what is expected (never the
+    value, which may be a secret)."""
+    parts = []
+    for error in exc.errors():
+        name = str(error["loc"][0]).upper() if error.get("loc") else "setting"
+        reason = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        parts.append(f"{name}: {reason}")
+    return "invalid settings: " + "; ".join(parts)
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings (cached; tests call `get_settings.cache_clear()`)."""
-    return Settings()
+    """The process-wide settings (cached; tests call `get_settings.cache_clear()`).
+
+    Raises `SettingsError` with one line naming each invalid setting.
+    """
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SettingsError(explain(exc)) from None

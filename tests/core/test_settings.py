@@ -83,3 +83,54 @@ def test_time_helpers() -> None:
     start, end = day_bounds(parse_utc("2026-01-15T00:00:00Z").date(), "Asia/Kolkata")
     assert isoformat_z(start) == "2026-01-14T18:30:00.000Z"
     assert (end - start).total_seconds() == 86400
+
+
+@pytest.mark.parametrize(
+    ("env", "named", "expected"),
+    [
+        ({"HUB_START_DATE": "2999-01-01"}, "HUB_START_DATE", "in the future"),
+        ({"HUB_START_DATE": "soon"}, "HUB_START_DATE", "date"),
+        ({"DATABASE_URL": "not a url at all"}, "DATABASE_URL", "expected"),
+        ({"DATABASE_URL": "mysql://u:pw-SECRET@h/db"}, "DATABASE_URL", "PostgreSQL URL"),
+        ({"HUB_CLIENT_PROJECT_MAP": "{oops"}, "HUB_CLIENT_PROJECT_MAP", "JSON object"),
+    ],
+)
+def test_bad_settings_are_one_line_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], named: str, expected: str
+) -> None:
+    from hub_core.settings import SettingsError, get_settings
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(SettingsError) as info:
+            get_settings()
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    message = str(info.value)
+    assert named in message and expected in message
+    assert "\n" not in message and "SECRET" not in message
+
+
+def test_hub_command_errors_are_one_line(tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    hub = Path(sys.executable).with_name("hub")
+    env = {**os.environ, "DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:1/hub"}
+    down = subprocess.run([hub, "migrate"], env=env, capture_output=True, text=True, timeout=60)
+    assert down.returncode == 1
+    lines = down.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("hub: OperationalError")
+    debug = subprocess.run(
+        [hub, "--debug", "migrate"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert debug.returncode == 1 and "Traceback" in debug.stderr
+    future = {**os.environ, "HUB_START_DATE": "2999-01-01"}
+    bad = subprocess.run([hub, "migrate"], env=future, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1 and "HUB_START_DATE" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
