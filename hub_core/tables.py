@@ -157,6 +157,30 @@ ingest_checkpoints = Table(
     PrimaryKeyConstraint("source", "stream", "partition_key"),
 )
 
+partition_syncs = Table(
+    "partition_syncs",
+    metadata,
+    Column("source", Text, nullable=False),
+    Column("partition_key", Text, nullable=False),
+    Column("synced_at", _tz(), nullable=False),  # when the sync started: its data is as of then
+    Column("complete", Boolean, nullable=False),  # whether it read the partition whole
+    Column("rows", BigInteger, nullable=False, server_default="0"),
+    Column("run_id", Text),
+    PrimaryKeyConstraint("source", "partition_key"),
+    _in_enum("source", Source, "source"),
+)
+"""Each source's last successful sync of each daily partition (what the API's reconciliation
+summary reads to say whether a day is complete)."""
+
+missed_cache_bumps = Table(
+    "missed_cache_bumps",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("since", _tz(), nullable=False),
+)
+"""A data-version bump that could not reach Redis: the next run bumps even if it writes
+nothing, then deletes the row (so a Redis outage never leaves the API cache stale)."""
+
 sync_state = Table(
     "sync_state",
     metadata,

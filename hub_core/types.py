@@ -64,12 +64,6 @@ class SyncStatus(StrEnum):
     FAILED = "failed"
 
 
-SYNCED_STREAM = "synced"
-"""The `ingest_checkpoints` stream that records a source's last successful sync of a partition:
-`updated_at` is when that sync started reading (its data is as of then), `completed` whether
-it read the day whole."""
-
-
 @dataclass(slots=True)
 class Transaction:
     """One payment operation in the hub's unified model (a row of `transactions`).

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine
 
 from hub_core.cache import DATA_VERSION_KEY
 from hub_core.db import get_engine
+from hub_core.logging import get_logger
 from hub_core.settings import get_settings
 from hub_pipelines.sources.payshack.browser import (
     BrowserConfig,
@@ -22,6 +23,9 @@ from hub_pipelines.sources.payshack.browser import (
     SessionStore,
 )
 from hub_pipelines.sources.vima.client import RetryPolicy, VimaClient
+from hub_pipelines.warehouse import clear_missed_bump, has_missed_bump, record_missed_bump
+
+log = get_logger(__name__)
 
 
 class WarehouseResource(ConfigurableResource):
@@ -59,9 +63,26 @@ class RedisResource(ConfigurableResource):
             self.redis_url or get_settings().redis_url, socket_timeout=5, socket_connect_timeout=5
         )
 
-    def bump_data_version(self) -> int:
-        """Increment the data version the API's cache keys include; returns the new value."""
-        return int(self.client().incr(DATA_VERSION_KEY))
+    def bump_data_version(self, engine: Engine, written: bool = True) -> int | None:
+        """Increment the data version the API's cache keys include, when `written` or when an
+        earlier bump was missed; returns the new value (None when nothing was bumped).
+
+        Never fails the run whose rows are committed: with Redis unreachable it warns, naming
+        Redis, and records the missed bump in the warehouse (`missed_cache_bumps`) for the next
+        run to catch up; meanwhile cached answers expire by their TTL."""
+        try:
+            if not written and not has_missed_bump(engine):
+                return None
+            version = int(self.client().incr(DATA_VERSION_KEY))
+        except redis.RedisError as exc:
+            log.warning(
+                "Redis unreachable: the API cache's data version was not bumped; the next run will",
+                error=type(exc).__name__,
+            )
+            record_missed_bump(engine)
+            return None
+        clear_missed_bump(engine)
+        return version
 
 
 class VimaResource(ConfigurableResource):

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from hub_core.logging import describe_error
 from hub_core.timeutil import utc_now
 from hub_core.types import Source, SyncStatus
-from hub_pipelines.warehouse import record_partition_sync, set_sync_state
+from hub_pipelines.warehouse import partition_lock, record_partition_sync, set_sync_state
 
 
 @dataclass(slots=True)
@@ -30,9 +30,22 @@ def tracked_sync(
 ) -> Iterator[SyncOutcome]:
     """Mark `source` running, then idle with the outcome, or failed with the (masked) error.
 
-    On success the partition's sync is recorded too (`SYNCED_STREAM`), as of the run's start,
-    for the API to tell whether a day's reconciliation can be trusted.
+    The partition's advisory lock is held throughout (`partition_lock`): a second run of the
+    same partition waits for this one. On success the partition's sync is recorded too
+    (`partition_syncs`), as of the run's start, for the API to tell whether a day's
+    reconciliation can be trusted.
     """
+    with (
+        partition_lock(engine, source, partition_key),
+        _tracked(engine, source, run_id, partition_key) as outcome,
+    ):
+        yield outcome
+
+
+@contextmanager
+def _tracked(
+    engine: Engine, source: Source, run_id: str, partition_key: str
+) -> Iterator[SyncOutcome]:
     started = utc_now()
     with engine.begin() as conn:
         set_sync_state(conn, source, SyncStatus.RUNNING, run_id=run_id, partition_key=partition_key)
@@ -61,5 +74,5 @@ def tracked_sync(
             records=outcome.records,
         )
         record_partition_sync(
-            conn, source, partition_key, started, outcome.complete, outcome.records
+            conn, source, partition_key, started, outcome.complete, outcome.records, run_id
         )

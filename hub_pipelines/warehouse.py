@@ -6,6 +6,7 @@ a partition over unchanged data writes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -18,16 +19,21 @@ from sqlalchemy import Connection, Engine, literal_column, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 
+from hub_core.cache import DATA_VERSION_KEY
 from hub_core.db import ensure_month_partitions
-from hub_core.logging import describe_error
+from hub_core.logging import describe_error, get_logger
 from hub_core.tables import (
     ingest_checkpoints,
+    missed_cache_bumps,
+    partition_syncs,
     raw_payshack_transactions,
     sync_state,
 )
 from hub_core.timeutil import parse_utc, utc_now
-from hub_core.types import SYNCED_STREAM, TRANSACTION_FIELDS, Source, SyncStatus, Transaction
+from hub_core.types import TRANSACTION_FIELDS, Source, SyncStatus, Transaction
 from hub_pipelines.sources.payshack.normalize import parse_row_time
+
+log = get_logger(__name__)
 
 
 @dataclass(slots=True)
@@ -487,23 +493,95 @@ def record_partition_sync(
     as_of: datetime,
     complete: bool,
     rows: int,
+    run_id: str | None = None,
 ) -> None:
-    """Record a successful sync of a partition (`SYNCED_STREAM`): its data as of `as_of`."""
-    stmt = insert(ingest_checkpoints).values(
-        source=source.value,
-        stream=SYNCED_STREAM,
-        partition_key=partition_key,
-        rows=rows,
-        completed=complete,
-        updated_at=as_of,
-    )
+    """Record a successful sync of a partition (`partition_syncs`): its data as of `as_of`."""
+    values = {
+        "source": source.value,
+        "partition_key": partition_key,
+        "synced_at": as_of,
+        "complete": complete,
+        "rows": rows,
+        "run_id": run_id,
+    }
+    stmt = insert(partition_syncs).values(values)
     conn.execute(
         stmt.on_conflict_do_update(
-            index_elements=["source", "stream", "partition_key"],
-            set_={
-                "rows": stmt.excluded.rows,
-                "completed": stmt.excluded.completed,
-                "updated_at": stmt.excluded.updated_at,
-            },
+            index_elements=["source", "partition_key"],
+            set_={k: stmt.excluded[k] for k in values if k not in ("source", "partition_key")},
         )
     )
+
+
+class PartitionBusy(RuntimeError):
+    """Another run holds the partition of this source for longer than this run may wait."""
+
+
+PARTITION_LOCK_WAIT_SECONDS = 900
+"""How long a run waits for another run of the same source and partition to finish."""
+
+
+def partition_lock_key(source: Source, partition_key: str) -> int:
+    """The 64-bit advisory-lock key of one source's partition."""
+    digest = hashlib.blake2b(f"hub:{source.value}:{partition_key}".encode(), digest_size=8)
+    return int.from_bytes(digest.digest(), "big", signed=True)
+
+
+@contextmanager
+def partition_lock(
+    engine: Engine,
+    source: Source,
+    partition_key: str,
+    wait_seconds: float = PARTITION_LOCK_WAIT_SECONDS,
+) -> Iterator[None]:
+    """Hold a PostgreSQL advisory lock on (source, partition) for the block: two runs of the
+    same partition (from the CLI, another instance) never write it at once. A second run waits
+    for the first, then goes on (it finds the rows landed); past `wait_seconds` it stops with
+    `PartitionBusy`. The lock goes with the session, so a killed run releases it."""
+    key = partition_lock_key(source, partition_key)
+    with engine.connect() as conn:
+        conn.execute(
+            text("SELECT set_config('lock_timeout', :t, false)"),
+            {"t": f"{int(wait_seconds * 1000)}ms"},
+        )
+        got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
+        if not got:
+            log.warning(
+                "waiting for another run of the same partition",
+                source=source.value,
+                partition=partition_key,
+            )
+            try:
+                conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+            except DBAPIError:
+                raise PartitionBusy(
+                    f"another {source.value} run has held partition {partition_key} for over "
+                    f"{int(wait_seconds)} s; this run stops without writing"
+                ) from None
+        conn.commit()
+        try:
+            yield
+        finally:
+            with contextlib.suppress(DBAPIError):
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                conn.execute(text("SELECT set_config('lock_timeout', '0', false)"))
+                conn.commit()
+
+
+def has_missed_bump(engine: Engine) -> bool:
+    """Whether a data-version bump could not reach Redis since the last one that did."""
+    with engine.connect() as conn:
+        return conn.execute(select(missed_cache_bumps.c.key).limit(1)).first() is not None
+
+
+def record_missed_bump(engine: Engine) -> None:
+    """Remember that a data-version bump did not reach Redis."""
+    stmt = insert(missed_cache_bumps).values(key=DATA_VERSION_KEY, since=utc_now())
+    with engine.begin() as conn:
+        conn.execute(stmt.on_conflict_do_nothing(index_elements=["key"]))
+
+
+def clear_missed_bump(engine: Engine) -> None:
+    """Forget missed bumps: Redis has just taken one."""
+    with engine.begin() as conn:
+        conn.execute(missed_cache_bumps.delete())

@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 from sqlalchemy.dialects.postgresql import insert
 
-from hub_core.tables import discrepancy_resolutions, ingest_checkpoints, reconciliation_results
+from hub_core.tables import discrepancy_resolutions, partition_syncs, reconciliation_results
 from hub_core.timeutil import day_bounds
-from hub_core.types import SYNCED_STREAM, MatchType, Source
+from hub_core.types import MatchType, Source
 
 DISCREPANCY_TYPES: dict[str, MatchType] = {
     "amount": MatchType.DISCREPANCY_AMOUNT,
@@ -187,11 +187,9 @@ def day_summary(conn: Connection, day: date) -> DaySummary:
 
 def day_syncs(conn: Connection, partition_key: str) -> dict[Source, SourceSync | None]:
     """Each source's last successful sync of the day's partition (None: never synced)."""
-    c = ingest_checkpoints.c
+    c = partition_syncs.c
     rows = conn.execute(
-        select(c.source, c.updated_at, c.completed).where(
-            c.stream == SYNCED_STREAM, c.partition_key == partition_key
-        )
+        select(c.source, c.synced_at, c.complete).where(c.partition_key == partition_key)
     ).all()
     found = {Source(source): SourceSync(at, bool(done)) for source, at, done in rows}
     return {source: found.get(source) for source in Source}

@@ -11,6 +11,7 @@ from hub_pipelines.partitions import daily_partitions
 from hub_pipelines.resources import PayShackResource, RedisResource, WarehouseResource
 from hub_pipelines.sources.payshack.ingest import ingest_partition, normalize_partition
 from hub_pipelines.sync import tracked_sync
+from hub_pipelines.warehouse import partition_lock
 
 RAW_ASSETS = {"payin": "payshack_payins", "payout": "payshack_payouts"}
 
@@ -80,9 +81,8 @@ def payshack_transactions(
     context: AssetExecutionContext, warehouse: WarehouseResource, redis: RedisResource
 ) -> MaterializeResult:
     """Normalize the raw rows of the partition and upsert them into `transactions`."""
-    report = normalize_partition(
-        warehouse.engine(), window_of(context), get_settings().hub_client_project_map
-    )
-    if report.rows.written:
-        redis.bump_data_version()
+    engine, window = warehouse.engine(), window_of(context)
+    with partition_lock(engine, Source.PAYSHACK, window.key):
+        report = normalize_partition(engine, window, get_settings().hub_client_project_map)
+    redis.bump_data_version(engine, written=report.rows.written > 0)
     return normalized_result(report)

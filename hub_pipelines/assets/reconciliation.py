@@ -59,7 +59,7 @@ def reconciliation(
     day = date.fromisoformat(context.partition_key)
     with warehouse.begin() as conn:
         summary = reconcile_day(conn, day, context.run.run_id, recon_params())
-    redis.bump_data_version()
+    redis.bump_data_version(warehouse.engine())
     floor = get_settings().hub_recon_min_match_rate
     return MaterializeResult(
         metadata={
@@ -97,5 +97,5 @@ def hourly_metrics(
     day = date.fromisoformat(context.partition_key)
     with warehouse.begin() as conn:
         rows = refresh_hourly_metrics(conn, day, get_settings().hub_timezone)
-    redis.bump_data_version()
+    redis.bump_data_version(warehouse.engine())
     return MaterializeResult(metadata={"rows": rows})

@@ -21,6 +21,7 @@ from hub_pipelines.sources.vima.ingest import (
     normalize_partition,
 )
 from hub_pipelines.sync import tracked_sync
+from hub_pipelines.warehouse import partition_lock
 
 RAW = "vima_operations"
 NORMALIZED = "vima_transactions"
@@ -60,7 +61,8 @@ def vima_assets(
     engine = warehouse.engine()
     selected = {key.to_user_string() for key in context.selected_asset_keys}
     if RAW not in selected:
-        normalized = normalize_partition(engine, window)
+        with partition_lock(engine, Source.VIMA, window.key):
+            normalized = normalize_partition(engine, window)
     else:
         with (
             tracked_sync(engine, Source.VIMA, context.run.run_id, window.key) as sync,
@@ -75,8 +77,7 @@ def vima_assets(
         yield _raw_result(ingest, client)
         if NORMALIZED not in selected:
             return
-    if normalized.rows.written:
-        redis.bump_data_version()
+    redis.bump_data_version(engine, written=normalized.rows.written > 0)
     yield normalized_result(normalized, asset_key=NORMALIZED)
 
 

@@ -1,4 +1,8 @@
-"""Indexes the REST API's lookups need.
+"""What the REST API reads: lookup indexes, and each source's last sync of each partition.
+
+- `partition_syncs`: a source's last successful sync of a daily partition (as of when it
+  started, whether it read the day whole): the reconciliation summary's complete/provisional.
+- `missed_cache_bumps`: a data-version bump Redis did not take, caught up by the next run.
 
 - `transactions`: search by UTR, phone and e-mail (exact; e-mail case-insensitive). Partial
   indexes (`IS NOT NULL`): rows without the value cost nothing to write. Search by id uses the
@@ -24,6 +28,25 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "missed_cache_bumps",
+        sa.Column("key", sa.Text(), nullable=False),
+        sa.Column("since", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_missed_cache_bumps")),
+    )
+    op.create_table(
+        "partition_syncs",
+        sa.Column("source", sa.Text(), nullable=False),
+        sa.Column("partition_key", sa.Text(), nullable=False),
+        sa.Column("synced_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("complete", sa.Boolean(), nullable=False),
+        sa.Column("rows", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("run_id", sa.Text(), nullable=True),
+        sa.CheckConstraint(
+            "source IN ('vima', 'payshack')", name=op.f("ck_partition_syncs_source")
+        ),
+        sa.PrimaryKeyConstraint("source", "partition_key", name=op.f("pk_partition_syncs")),
+    )
     op.create_index(
         "ix_transactions_utr", "transactions", ["utr"], postgresql_where=sa.text("utr IS NOT NULL")
     )
@@ -54,6 +77,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("missed_cache_bumps")
+    op.drop_table("partition_syncs")
     op.drop_index("ix_reconciliation_results_payshack_txn_id", "reconciliation_results")
     op.drop_index("ix_reconciliation_results_vima_txn_id", "reconciliation_results")
     op.drop_index("ix_transactions_lower_user_email", "transactions")

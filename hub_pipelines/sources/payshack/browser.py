@@ -102,8 +102,13 @@ class SessionStore:
         )
 
     def load(self) -> Session | None:
-        """The saved session, or None (absent, expired, or unreadable with this key)."""
-        blob = self.client.get(self.key)
+        """The saved session, or None (absent, expired, unreadable with this key, or Redis
+        unreachable: then the run logs in afresh)."""
+        try:
+            blob = self.client.get(self.key)
+        except redis.RedisError as exc:
+            _store_down("read", exc)
+            return None
         if not blob:
             return None
         try:
@@ -118,11 +123,26 @@ class SessionStore:
         data = orjson.dumps(
             {"token": session.token, "client_id": session.client_id, "created": session.created}
         )
-        self.client.set(self.key, self._fernet.encrypt(data) if self._fernet else data, ex=self.ttl)
+        blob = self._fernet.encrypt(data) if self._fernet else data
+        try:
+            self.client.set(self.key, blob, ex=self.ttl)
+        except redis.RedisError as exc:
+            _store_down("save", exc)
 
     def clear(self) -> None:
         """Forget the session (it was rejected)."""
-        self.client.delete(self.key)
+        try:
+            self.client.delete(self.key)
+        except redis.RedisError as exc:
+            _store_down("clear", exc)
+
+
+def _store_down(action: str, exc: Exception) -> None:
+    log.warning(
+        f"Redis unreachable: could not {action} the PayShack session; "
+        "logging in afresh instead of reusing one",
+        error=type(exc).__name__,
+    )
 
 
 @dataclass(slots=True)
