@@ -124,7 +124,7 @@ transactions = Table(
     _in_enum("direction", Direction, "direction"),
     _in_enum("status", Status, "status"),
     CheckConstraint("amount >= 0", name="amount_non_negative"),
-    Index(None, "created_at"),
+    Index(None, "created_at", "id"),  # the list's order (migration 0003)
     Index(None, "source", "created_at"),
     Index(None, "project", "created_at"),
     Index(None, "status", "created_at"),

@@ -37,15 +37,13 @@ from sqlalchemy import (
     DateTime,
     Select,
     and_,
-    any_,
-    bindparam,
     case,
     func,
     literal,
+    or_,
     select,
     union_all,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 
 from hub_core.queries.filters import TransactionFilters, dimension_clauses
 from hub_core.queries.periods import Period
@@ -320,6 +318,9 @@ class HybridPlan:
 
     hours: tuple[datetime, ...]
     ranges: tuple[tuple[datetime, datetime], ...]
+    hour_runs: tuple[tuple[datetime, datetime], ...] = ()
+    """`hours` as closed [first, last] runs of consecutive grid hours (no unusable grid hour
+    between): the SQL reads them as index ranges instead of a long list of values."""
 
 
 def _merge(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -373,17 +374,25 @@ def hybrid_plan(
 
     hours: list[int] = []
     ranges: list[tuple[int, int]] = []
-    for hour, cells in grid.items():
+    runs: list[list[int]] = []
+    previous_usable = False
+    for hour in sorted(grid):
+        cells = grid[hour]
         inside = [(max(a, lo), min(b, hi)) for a, b in cells if a < hi and b > lo]
-        if not inside:
-            continue
-        if usable(cells, hour):
+        ok = bool(inside) and usable(cells, hour)
+        if ok:
             hours.append(hour)
-        else:
+            if previous_usable:
+                runs[-1][1] = hour
+            else:
+                runs.append([hour, hour])
+        elif inside:
             ranges.extend(inside)
+        previous_usable = ok
     return HybridPlan(
-        tuple(_from_us(h) for h in sorted(hours)),
+        tuple(_from_us(h) for h in hours),
         tuple((_from_us(a), _from_us(b)) for a, b in _merge(ranges)),
+        tuple((_from_us(a), _from_us(b)) for a, b in runs),
     )
 
 
@@ -398,21 +407,22 @@ def _group_expr(table: Any, column: str) -> ColumnElement[Any]:
 
 
 def _from_metrics(
-    hours: Sequence[datetime],
+    runs: Sequence[tuple[datetime, datetime]],
     bucketing: Bucketing,
     filters: TransactionFilters,
     group_by: Sequence[str],
 ) -> Select[Any]:
-    """Usable grid hours, pre-aggregated: `hourly_metrics` rows WHERE hour = ANY(:hours)."""
+    """Usable grid hours, pre-aggregated: `hourly_metrics` rows of the runs of usable hours
+    (`hour BETWEEN first AND last` OR ...: index ranges the planner sees as such)."""
     m = hourly_metrics.c
-    hour_list = bindparam("grid_hours", list(hours), type_=ARRAY(_TIMESTAMPTZ))
+    within = or_(*[and_(m.hour >= first, m.hour <= last) for first, last in runs])
     return select(
         bucketing.sql(m.hour).label("bucket"),
         *[_group_expr(hourly_metrics, column) for column in group_by],
         m.currency,
         m["count"].label("n"),
         m.amount,
-    ).where(m.hour == any_(hour_list), *dimension_clauses(hourly_metrics, filters))
+    ).where(within, *dimension_clauses(hourly_metrics, filters))
 
 
 def _from_transactions(
@@ -421,23 +431,17 @@ def _from_transactions(
     filters: TransactionFilters,
     group_by: Sequence[str],
 ) -> Select[Any]:
-    """The rest, from the rows themselves: `transactions` joined to
-    `unnest(:starts, :ends) AS r(lo, hi)` on lo <= created_at < hi (index on created_at)."""
+    """The rest, from the rows themselves: `transactions` in the ranges
+    (`lo <= created_at < hi` OR ...: the created_at index, partitions pruned)."""
     t = transactions.c
-    starts = bindparam("fallback_starts", [a for a, _ in ranges], type_=ARRAY(_TIMESTAMPTZ))
-    ends = bindparam("fallback_ends", [b for _, b in ranges], type_=ARRAY(_TIMESTAMPTZ))
-    r = func.unnest(starts, ends).table_valued("lo", "hi").render_derived(name="r")
-    return (
-        select(
-            bucketing.sql(t.created_at).label("bucket"),
-            *[_group_expr(transactions, column) for column in group_by],
-            t.currency,
-            literal(1).label("n"),
-            t.amount,
-        )
-        .select_from(transactions.join(r, and_(t.created_at >= r.c.lo, t.created_at < r.c.hi)))
-        .where(*dimension_clauses(transactions, filters))
-    )
+    within = or_(*[and_(t.created_at >= lo, t.created_at < hi) for lo, hi in ranges])
+    return select(
+        bucketing.sql(t.created_at).label("bucket"),
+        *[_group_expr(transactions, column) for column in group_by],
+        t.currency,
+        literal(1).label("n"),
+        t.amount,
+    ).where(within, *dimension_clauses(transactions, filters))
 
 
 def _data_span(conn: Connection, start: datetime, end: datetime) -> tuple[datetime, datetime]:
@@ -474,8 +478,8 @@ def _aggregate(
         start, end = _data_span(conn, start, end)
     plan = hybrid_plan(start, end, bucketing, grid_timezone)
     parts = []
-    if plan.hours:
-        parts.append(_from_metrics(plan.hours, bucketing, filters, groups))
+    if plan.hour_runs:
+        parts.append(_from_metrics(plan.hour_runs, bucketing, filters, groups))
     if plan.ranges:
         parts.append(_from_transactions(plan.ranges, bucketing, filters, groups))
     if not parts:

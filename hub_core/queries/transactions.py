@@ -126,12 +126,36 @@ def list_transactions(
     cursor: str | None = None,
 ) -> Page:
     """A page of transactions: after `cursor` when given (keyset), else at `page` (offset)."""
-    query = select(*LIST_COLUMNS).where(*transaction_clauses(filters))
+    ordering = _ordering(sort_by, order)
     if cursor:
-        query = query.where(_after(sort_by, order, *decode_cursor(cursor, sort_by, order)))
+        query = (
+            select(*LIST_COLUMNS)
+            .where(*transaction_clauses(filters))
+            .where(_after(sort_by, order, *decode_cursor(cursor, sort_by, order)))
+            .order_by(*ordering)
+            .limit(limit + 1)
+        )
     else:
-        query = query.offset((page - 1) * limit)
-    query = query.order_by(*_ordering(sort_by, order)).limit(limit + 1)
+        # a deferred join: the page's keys first (for the created_at order an index-only scan
+        # of (created_at, id), however deep the offset), then only those rows are read
+        c = transactions.c
+        keys = (
+            select(c.id, c.created_at)
+            .where(*transaction_clauses(filters))
+            .order_by(*ordering)
+            .offset((page - 1) * limit)
+            .limit(limit + 1)
+            .subquery("page_keys")
+        )
+        query = (
+            select(*LIST_COLUMNS)
+            .join_from(
+                transactions,
+                keys,
+                and_(c.id == keys.c.id, c.created_at == keys.c.created_at),
+            )
+            .order_by(*ordering)
+        )
     rows = [dict(row) for row in conn.execute(query).mappings()]
     more = len(rows) > limit
     rows = rows[:limit]

@@ -4,6 +4,8 @@
   started, whether it read the day whole): the reconciliation summary's complete/provisional.
 - `missed_cache_bumps`: a data-version bump Redis did not take, caught up by the next run.
 
+- `transactions`: the created_at index becomes (created_at, id), the list's order: a page
+  deep in the list (offset) is found by an index-only scan, keyset paging needs no sort.
 - `transactions`: search by UTR, phone and e-mail (exact; e-mail case-insensitive). Partial
   indexes (`IS NOT NULL`): rows without the value cost nothing to write. Search by id uses the
   primary key, by provider id the unique (source, source_id, created_at) index, by order id /
@@ -47,6 +49,8 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("source", "partition_key", name=op.f("pk_partition_syncs")),
     )
+    op.drop_index(op.f("ix_transactions_created_at"), table_name="transactions")
+    op.create_index(op.f("ix_transactions_created_at_id"), "transactions", ["created_at", "id"])
     op.create_index(
         "ix_transactions_utr", "transactions", ["utr"], postgresql_where=sa.text("utr IS NOT NULL")
     )
@@ -84,3 +88,5 @@ def downgrade() -> None:
     op.drop_index("ix_transactions_lower_user_email", "transactions")
     op.drop_index("ix_transactions_user_phone", "transactions")
     op.drop_index("ix_transactions_utr", "transactions")
+    op.drop_index(op.f("ix_transactions_created_at_id"), table_name="transactions")
+    op.create_index(op.f("ix_transactions_created_at"), "transactions", ["created_at"])
