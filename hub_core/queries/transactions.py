@@ -10,7 +10,18 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 import orjson
-from sqlalchemy import ColumnElement, Connection, and_, func, literal, or_, select, true, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    tuple_,
+)
 
 from hub_core.queries.filters import TransactionFilters, transaction_clauses
 from hub_core.queries.metrics import count_from_metrics
@@ -115,6 +126,31 @@ def _ordering(sort_by: str, order: str) -> list[Any]:
     return [k.desc() if order == "desc" else k.asc() for k in keys]
 
 
+SEARCH_HITS_CAP = 1000
+"""A search matching at most this many rows is read by its keys (see `_search_first`)."""
+
+
+def _search_first(conn: Connection, filters: TransactionFilters) -> list[Any]:
+    """The list's WHERE clauses; for a search, the keys of its few matches.
+
+    A search matches a handful of rows through its indexes, but with ORDER BY ... LIMIT the
+    planner may walk the created_at index instead and filter millions of rows (it cannot
+    know how rare the term is). So the matching keys are fetched first (index lookups only),
+    and the page is read by those keys; a term matching more rows than the cap keeps the
+    plain plan.
+    """
+    clauses = transaction_clauses(filters)
+    if not filters.search:
+        return clauses
+    c = transactions.c
+    keys = conn.execute(select(c.id, c.created_at).where(*clauses).limit(SEARCH_HITS_CAP + 1)).all()
+    if len(keys) > SEARCH_HITS_CAP:
+        return clauses
+    if not keys:
+        return [false()]
+    return [tuple_(c.id, c.created_at).in_([tuple(k) for k in keys])]
+
+
 def list_transactions(
     conn: Connection,
     filters: TransactionFilters,
@@ -127,10 +163,11 @@ def list_transactions(
 ) -> Page:
     """A page of transactions: after `cursor` when given (keyset), else at `page` (offset)."""
     ordering = _ordering(sort_by, order)
+    clauses = _search_first(conn, filters)
     if cursor:
         query = (
             select(*LIST_COLUMNS)
-            .where(*transaction_clauses(filters))
+            .where(*clauses)
             .where(_after(sort_by, order, *decode_cursor(cursor, sort_by, order)))
             .order_by(*ordering)
             .limit(limit + 1)
@@ -141,7 +178,7 @@ def list_transactions(
         c = transactions.c
         keys = (
             select(c.id, c.created_at)
-            .where(*transaction_clauses(filters))
+            .where(*clauses)
             .order_by(*ordering)
             .offset((page - 1) * limit)
             .limit(limit + 1)
