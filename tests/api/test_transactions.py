@@ -343,3 +343,21 @@ def test_total_is_cached_until_the_data_version_changes(
     assert api.get(URL, headers=READER).json()["meta"]["total"] == 12  # same data version
     redis_client.incr(DATA_VERSION_KEY)  # what the pipelines do after a write
     assert api.get(URL, headers=READER).json()["meta"]["total"] == 13
+
+
+@pytest.mark.parametrize("cap", [1, 1000])
+def test_search_matching_many_rows_pages_the_same(
+    api: TestClient, seeded, monkeypatch: pytest.MonkeyPatch, cap: int
+) -> None:
+    monkeypatch.setattr(queries, "SEARCH_HITS_CAP", cap)
+    rows = seeded(
+        [make_txn(DAY + timedelta(minutes=n), user_email="same@example.com") for n in range(5)]
+    )
+    first = api.get(URL, params={"search": "same@example.com", "limit": 3}, headers=READER)
+    cursor = first.json()["meta"]["next_cursor"]
+    second = api.get(
+        URL, params={"search": "same@example.com", "limit": 3, "cursor": cursor}, headers=READER
+    )
+    assert _ids(first) + _ids(second) == [
+        t.id for t in sorted(rows, key=lambda t: t.created_at, reverse=True)
+    ]
