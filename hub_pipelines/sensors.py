@@ -1,5 +1,6 @@
 """Sensors: reconcile the days a source changed, and record failed syncs in `sync_state`."""
 
+import math
 from collections.abc import Iterable
 from datetime import date, timedelta
 
@@ -31,15 +32,15 @@ BATCH = 500
 def affected_days(changed: Iterable[str], margin_hours: float, valid: set[str]) -> list[str]:
     """Days whose reconciliation a change to the `changed` partitions can alter.
 
-    A day's candidates reach `margin_hours` into its neighbours, so with a margin the
-    neighbouring days are affected too; only days that are partitions are returned.
+    A day's candidates reach `margin_hours` into its neighbours on each side, so a changed day
+    affects every day within `ceil(margin_hours / 24)` of it (one day for a margin up to 24 h,
+    two up to 48 h); only days that are partitions are returned.
     """
+    reach = math.ceil(margin_hours / 24) if margin_hours > 0 else 0
     days: set[str] = set()
     for key in changed:
         day = date.fromisoformat(key)
-        days.add(key)
-        if margin_hours > 0:
-            days.update(d.isoformat() for d in (day - timedelta(days=1), day + timedelta(days=1)))
+        days.update((day + timedelta(days=n)).isoformat() for n in range(-reach, reach + 1))
     return sorted(days & valid)
 
 

@@ -33,6 +33,15 @@ def test_affected_days_include_neighbours_within_partitions() -> None:
     ]
     assert affected_days(["2026-02-07"], 6, VALID) == ["2026-02-06", "2026-02-07"]
     assert affected_days(["2026-02-04"], 0, VALID) == ["2026-02-04"]
+    assert affected_days(["2026-02-04"], 24, VALID) == ["2026-02-03", "2026-02-04", "2026-02-05"]
+    # a margin over a day reaches two days on each side
+    assert affected_days(["2026-02-04"], 30, VALID) == [
+        "2026-02-02",
+        "2026-02-03",
+        "2026-02-04",
+        "2026-02-05",
+        "2026-02-06",
+    ]
 
 
 @pytest.fixture
