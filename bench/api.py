@@ -17,8 +17,9 @@ day before the last: 1 % of `--rows`, i.e. 100,000, one per transaction of that 
 matched, the rest amount/status discrepancies, missing on either side and duplicates, 10 % of
 the breaks resolved) and `VACUUM ANALYZE`. The timings of each step are stored with the data
 set (`COMMENT ON DATABASE`) and reported by every run. Every run also migrates to head (a no-op
-when nothing is new) and compares the indexes with those of a freshly migrated empty database,
-creating any the data set lacks (the checkout is shared and the schema may move).
+when nothing is new) and compares tables and indexes with those of a freshly migrated empty
+database, creating what the data set lacks and dropping indexes the migrations no longer make
+(the checkout is shared and a migration may be edited in place).
 
 SERVER: the real app, `uvicorn hub_api.main:app --workers N` (default 2) in its own process
 group, with `DATABASE_URL` pointing at the data set, `REDIS_URL` db 13, one operator key, the
@@ -494,8 +495,9 @@ def sync_schema(name: str) -> dict[str, Any]:
 
     Migrates `name` to head, then compares it with a freshly migrated empty database: a table
     it lacks is copied over (`pg_dump --schema-only --table`), an index it lacks (or defined
-    otherwise) is created; columns that differ are reported, not changed (a migration
-    edited in place after the data set was made).
+    otherwise) is created and one the migrations no longer make is dropped; columns that
+    differ are reported, not changed (a migration edited in place after the data set was
+    made).
     """
     import psycopg
 
@@ -528,9 +530,12 @@ def sync_schema(name: str) -> dict[str, Any]:
     missing = sorted(set(want) - set(have))
     extra = sorted(set(have) - set(want))
     changed = sorted(n for n in set(want) & set(have) if want[n] != have[n])
-    if missing or changed:
+    if missing or changed or extra:
         with psycopg.connect(conninfo(name), autocommit=True) as conn:
             conn.execute("SET maintenance_work_mem = '512MB'")
+            for index in extra:
+                say(f"schema: dropping index {index} (a fresh migration has no such index)")
+                conn.execute(f'DROP INDEX "{index}"')
             for index in missing + changed:
                 say(f"schema: creating index {index} (missing from the data set or changed)")
                 if index in changed:
@@ -544,7 +549,7 @@ def sync_schema(name: str) -> dict[str, Any]:
     return {
         "created_tables": missing_tables,
         "created_indexes": missing + changed,
-        "extra_indexes": extra,
+        "dropped_indexes": extra,
         "tables_with_other_columns": differing,
         "indexes": len(want),
     }

@@ -7,9 +7,12 @@ from datetime import date, timedelta
 from dagster import (
     AssetKey,
     AssetRecordsFilter,
+    DagsterInstance,
+    DagsterRunStatus,
     DefaultSensorStatus,
     RunFailureSensorContext,
     RunRequest,
+    RunsFilter,
     SensorEvaluationContext,
     SensorResult,
     run_failure_sensor,
@@ -44,6 +47,23 @@ def affected_days(changed: Iterable[str], margin_hours: float, valid: set[str]) 
     return sorted(days & valid)
 
 
+WAITING_STATUSES = [DagsterRunStatus.QUEUED]
+"""(NOT_STARTED is left out: it may be a submission that crashed, and would block the day.)"""
+
+
+def queued_days(instance: DagsterInstance) -> set[str]:
+    """Days with a reconciliation run queued and not started yet: it will read everything that
+    landed before it starts, so no other run of that day needs queueing."""
+    records = instance.get_run_records(
+        filters=RunsFilter(job_name=reconcile_job.name, statuses=WAITING_STATUSES), limit=1000
+    )
+    return {
+        key
+        for record in records
+        if (key := record.dagster_run.tags.get("dagster/partition")) is not None
+    }
+
+
 @sensor(
     job=reconcile_job,
     minimum_interval_seconds=30,
@@ -66,7 +86,12 @@ def reconcile_changed_days(context: SensorEvaluationContext) -> SensorResult:
                 changed.add(record.partition_key)
     valid = set(daily_partitions.get_partition_keys())
     days = affected_days(changed, get_settings().hub_recon_day_margin_hours, valid)
-    requests = [RunRequest(partition_key=day, run_key=f"reconcile-{day}-{newest}") for day in days]
+    waiting = queued_days(context.instance)  # a queued run will read what landed: no second
+    requests = [
+        RunRequest(partition_key=day, run_key=f"reconcile-{day}-{newest}")
+        for day in days
+        if day not in waiting
+    ]
     return SensorResult(run_requests=requests, cursor=str(newest))
 
 

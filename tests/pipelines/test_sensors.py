@@ -128,3 +128,27 @@ def test_run_failure_sensor_marks_the_source_failed(
         ).one()
     assert (status, run_id) == ("failed", result.run_id)
     assert error
+
+
+def test_a_day_with_a_queued_reconciliation_is_not_queued_again(
+    instance: DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A waiting run of a day suppresses another one. A QUEUED run needs a code-location
+    origin to be stored, so the waiting status is NOT_STARTED here; the query is the same."""
+    from dagster import DagsterRunStatus
+    from dagster._core.storage.dagster_run import DagsterRun
+
+    from hub_pipelines import sensors
+    from hub_pipelines.jobs import reconcile_job
+
+    monkeypatch.setattr(sensors, "WAITING_STATUSES", [DagsterRunStatus.NOT_STARTED])
+    instance.add_run(
+        DagsterRun(
+            job_name=reconcile_job.name,
+            status=DagsterRunStatus.NOT_STARTED,
+            tags={"dagster/partition": "2026-02-03"},
+        )
+    )
+    _materialized(instance, "vima_transactions", "2026-02-03")
+    result = reconcile_changed_days(build_sensor_context(instance=instance, definitions=defs))
+    assert [r.partition_key for r in result.run_requests] == ["2026-02-02", "2026-02-04"]
