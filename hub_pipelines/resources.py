@@ -63,13 +63,15 @@ class RedisResource(ConfigurableResource):
             self.redis_url or get_settings().redis_url, socket_timeout=5, socket_connect_timeout=5
         )
 
-    def bump_data_version(self, engine: Engine, written: bool = True) -> int | None:
+    def bump_data_version(self, engine: Engine | None = None, written: bool = True) -> int | None:
         """Increment the data version the API's cache keys include, when `written` or when an
         earlier bump was missed; returns the new value (None when nothing was bumped).
 
         Never fails the run whose rows are committed: with Redis unreachable it warns, naming
         Redis, and records the missed bump in the warehouse (`missed_cache_bumps`) for the next
-        run to catch up; meanwhile cached answers expire by their TTL."""
+        run to catch up; meanwhile cached answers expire by their TTL. `engine` defaults to the
+        hub database's."""
+        engine = engine or get_engine(get_settings().database_url)
         try:
             if not written and not has_missed_bump(engine):
                 return None

@@ -503,8 +503,8 @@ def live_server(clean_db: Engine, redis_client: Any) -> Iterator[str]:
     """The app under a real uvicorn in a thread (TestClient cannot hang up mid-stream)."""
     port = free_port()
     config = uvicorn.Config(
-        create_app(get_settings()), host="127.0.0.1", port=port, log_level="warning"
-    )
+        create_app(get_settings()), host="127.0.0.1", port=port, log_config=None
+    )  # no log_config / log_level: uvicorn's loggers stay as the rest of the session expects
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
