@@ -11,6 +11,7 @@ in `currency`, and every other currency present is listed in `other_currencies`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -368,6 +369,20 @@ def _body(model: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:
     return model.model_validate({"data": data}).model_dump(mode="json", by_alias=True)
 
 
+def _report(
+    redis: RedisDep,
+    namespace: str,
+    ttl: int,
+    model: type[BaseModel],
+    compute: Callable[[], dict[str, Any]],
+    params: dict[str, Any],
+) -> Response:
+    """The report's JSON from the cache, else `compute()` validated through `model` and cached
+    for `ttl` seconds under `metrics:<namespace>`."""
+    body = cached_json(redis, f"metrics:{namespace}", params, ttl, lambda: _body(model, compute()))
+    return _json(body)
+
+
 # --- routes -----------------------------------------------------------------------------------
 
 
@@ -388,12 +403,14 @@ def get_overview(
     """Figures of the period (default: today in `timezone`) and the % change of counts
     against the previous period of equal length."""
     grid = settings.hub_timezone
-
-    def compute() -> dict[str, Any]:
-        return _body(OverviewResponse, queries.overview(conn, period, filters, grid))
-
-    params = _cache_params(period, filters, grid)
-    return _json(cached_json(redis, "metrics:overview", params, OVERVIEW_TTL, compute))
+    return _report(
+        redis,
+        "overview",
+        OVERVIEW_TTL,
+        OverviewResponse,
+        lambda: queries.overview(conn, period, filters, grid),
+        _cache_params(period, filters, grid),
+    )
 
 
 @router.get(
@@ -412,12 +429,14 @@ def get_by_project(
 ) -> Response:
     """Projects of the period, largest amount first (`project` null: none recorded)."""
     grid = settings.hub_timezone
-
-    def compute() -> dict[str, Any]:
-        return _body(ByProjectResponse, queries.by_project(conn, period, filters, grid))
-
-    params = _cache_params(period, filters, grid)
-    return _json(cached_json(redis, "metrics:by-project", params, DEFAULT_TTL, compute))
+    return _report(
+        redis,
+        "by-project",
+        DEFAULT_TTL,
+        ByProjectResponse,
+        lambda: queries.by_project(conn, period, filters, grid),
+        _cache_params(period, filters, grid),
+    )
 
 
 @router.get(
@@ -436,12 +455,14 @@ def get_by_status(
 ) -> Response:
     """Every status (zeros included) with its share of the period's count."""
     grid = settings.hub_timezone
-
-    def compute() -> dict[str, Any]:
-        return _body(ByStatusResponse, queries.by_status(conn, period, filters, grid))
-
-    params = _cache_params(period, filters, grid)
-    return _json(cached_json(redis, "metrics:by-status", params, DEFAULT_TTL, compute))
+    return _report(
+        redis,
+        "by-status",
+        DEFAULT_TTL,
+        ByStatusResponse,
+        lambda: queries.by_status(conn, period, filters, grid),
+        _cache_params(period, filters, grid),
+    )
 
 
 @router.get(
