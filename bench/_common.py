@@ -106,3 +106,17 @@ def run_isolated(func: Callable[..., dict[str, Any]], *args: Any) -> dict[str, A
     payload["load_before"] = round(load, 2)
     payload["machine_busy_pct"] = busy_pct(before, cpu_jiffies())
     return payload
+
+
+def migrate(url: str) -> None:
+    """`hub_core.migrate.upgrade(url)` (creates the database), quietly: Alembic logs every
+    step at INFO."""
+    import logging
+
+    logging.disable(logging.INFO)
+    try:
+        from hub_core.migrate import upgrade
+
+        upgrade(url)
+    finally:
+        logging.disable(logging.NOTSET)

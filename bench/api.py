@@ -86,7 +86,12 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from _common import SPAWN, busy_pct, cpu_jiffies, machine_basics, wait_for_quiet
+from _common import (
+    machine_basics,
+    migrate,
+    run_isolated,
+    wait_for_quiet,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -155,17 +160,6 @@ def say(message: str) -> None:
     """Progress on stderr, time-stamped, flushed (the run may be under nohup)."""
     stamp = datetime.now(UTC).strftime("%H:%M:%S")
     print(f"[{stamp}] {message}", file=sys.stderr, flush=True)
-
-
-def migrate(url: str) -> None:
-    """`hub_core.migrate.upgrade(url)` (creates the database), quietly: Alembic logs at INFO."""
-    logging.disable(logging.INFO)
-    try:
-        from hub_core.migrate import upgrade
-
-        upgrade(url)
-    finally:
-        logging.disable(logging.NOTSET)
 
 
 def database_exists(name: str) -> bool:
@@ -1041,42 +1035,16 @@ def _walk(base: str, headers: dict[str, str], spec: dict[str, Any]) -> dict[str,
     return result
 
 
-def _load_child(conn: Any, spec: dict[str, Any]) -> None:
-    """Spawned process body: `run_load(spec)`, its result or its error sent back."""
-    import traceback
-
-    try:
-        conn.send(("ok", run_load(spec)))
-    except BaseException:
-        conn.send(("error", traceback.format_exc()))
-    finally:
-        conn.close()
-
-
 def load_in_process(spec: dict[str, Any], server: ApiServer) -> dict[str, Any]:
-    """`run_load(spec)` in a spawned process; adds the server's CPU and the machine's load."""
-    load_before = os.getloadavg()[0]
-    jiffies = cpu_jiffies()
+    """`run_load(spec)` in a spawned process (`_common.run_isolated`: the load before and the
+    machine's busy share); adds the server's CPU over the run."""
     server_cpu = server.cpu_s()
-    parent, child = SPAWN.Pipe(duplex=False)
-    process = SPAWN.Process(target=_load_child, args=(child, spec), name="bench-api-load")
-    process.start()
-    child.close()
-    try:
-        status, payload = parent.recv()
-    except EOFError:
-        process.join()
-        raise RuntimeError(f"the load process died (exit code {process.exitcode})") from None
-    process.join()
-    if status != "ok":
-        raise RuntimeError(f"the load process failed:\n{payload}")
+    payload = run_isolated(run_load, spec)
     payload["server_cpu_s"] = round(server.cpu_s() - server_cpu, 2)
     if payload.get("ok"):
         payload["server_cpu_ms_per_request"] = round(
             1000 * payload["server_cpu_s"] / payload["ok"], 2
         )
-    payload["load_before"] = round(load_before, 2)
-    payload["machine_busy_pct"] = busy_pct(jiffies, cpu_jiffies())
     return payload
 
 

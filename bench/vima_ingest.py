@@ -46,7 +46,7 @@ from types import ModuleType
 from typing import Any
 
 import _common
-from _common import SPAWN, machine_basics, peak_rss_mb, wait_for_quiet
+from _common import SPAWN, machine_basics, migrate, peak_rss_mb, wait_for_quiet
 
 DAY = date(2026, 1, 1)
 SEED = 1
@@ -85,19 +85,6 @@ def drop_database(name: str) -> None:
 
     with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def migrate(url: str) -> None:
-    """Run the hub's migrations on `url` (quietly: Alembic logs every step at INFO)."""
-    import logging
-
-    logging.disable(logging.INFO)
-    try:
-        from hub_core.migrate import upgrade
-
-        upgrade(url)
-    finally:
-        logging.disable(logging.NOTSET)
 
 
 def code_version() -> dict[str, Any]:
