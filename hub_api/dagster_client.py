@@ -95,7 +95,6 @@ class DagsterClient:
 
     def launch(self, job_name: str, partition_key: str, tags: dict[str, str]) -> str:
         """Submit `job_name` for `partition_key`; returns the run id."""
-        self.version()  # unreachable -> DagsterUnavailable before the client's own errors
         try:
             return self._graphql_client().submit_job_execution(
                 job_name,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import uuid
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -199,7 +198,7 @@ def get_transaction(
     _role: ReaderDep, conn: ConnectionDep, transaction_id: Annotated[str, Path(max_length=100)]
 ) -> TransactionResponse:
     """One transaction by its hub id; 404 when there is none."""
-    row = queries.get_transaction(conn, transaction_id) if _is_uuid(transaction_id) else None
+    row = queries.get_transaction(conn, transaction_id)
     if row is None:
         raise APIError(404, f"no transaction with id {transaction_id!r}")
     results = recon_queries.results_of(conn, row["source"], row["source_id"])
@@ -211,11 +210,3 @@ def get_transaction(
         }
     )
     return TransactionResponse(data=detail)
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True

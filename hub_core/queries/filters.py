@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
 import uuid
 from dataclasses import dataclass, replace
@@ -59,6 +58,14 @@ def dimension_clauses(table: Table, filters: TransactionFilters) -> list[ColumnE
     return clauses
 
 
+def as_uuid(text: str) -> str | None:
+    """`text` as a canonical UUID string (a hub transaction id), or None if it is not one."""
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        return None
+
+
 def search_clause(term: str) -> ColumnElement[bool]:
     """Exact match of `term` on any id a person may paste: the hub id, the provider's id, the
     order id / client operation id, the UTR, the phone or the e-mail.
@@ -76,8 +83,9 @@ def search_clause(term: str) -> ColumnElement[bool]:
         branches.append(c.user_phone == phone)
     if "@" in term:
         branches.append(func.lower(c.user_email) == term.lower())
-    with contextlib.suppress(ValueError):
-        branches.append(c.id == str(uuid.UUID(term)))
+    ident = as_uuid(term)
+    if ident is not None:
+        branches.append(c.id == ident)
     return or_(*branches)
 
 

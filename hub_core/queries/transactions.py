@@ -23,7 +23,7 @@ from sqlalchemy import (
     tuple_,
 )
 
-from hub_core.queries.filters import TransactionFilters, transaction_clauses
+from hub_core.queries.filters import TransactionFilters, as_uuid, transaction_clauses
 from hub_core.queries.metrics import count_from_metrics
 from hub_core.tables import transactions
 from hub_core.timeutil import parse_utc
@@ -235,6 +235,10 @@ def list_total(
 
 
 def get_transaction(conn: Connection, ident: str) -> dict[str, Any] | None:
-    """One transaction (with `raw_data`) by its hub id, or None."""
+    """One transaction (with `raw_data`) by its hub id, or None (also for a text that is no
+    UUID)."""
+    ident = as_uuid(ident)
+    if ident is None:
+        return None
     row = conn.execute(select(transactions).where(transactions.c.id == ident)).mappings().first()
     return dict(row) if row else None
