@@ -1,4 +1,8 @@
-"""Dependencies shared by the routers: settings, database, Redis, API-key authentication."""
+"""Dependencies shared by the routers: settings, database, Redis, API-key authentication.
+
+Dependencies that only compute (no I/O) are `async def`: FastAPI runs them on the event loop
+instead of handing each to a worker thread, which is most of a cached answer's cost otherwise.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ from hub_core.db import get_engine
 from hub_core.settings import Role, Settings
 
 
-def app_settings(request: Request) -> Settings:
+async def app_settings(request: Request) -> Settings:
     """The settings the application was created with."""
     return request.app.state.settings
 
@@ -28,7 +32,7 @@ SettingsDep = Annotated[Settings, Depends(app_settings)]
 _ROLE_RANK: dict[Role, int] = {"reader": 1, "operator": 2}
 
 
-def get_db_engine(settings: SettingsDep) -> Engine:
+async def get_db_engine(settings: SettingsDep) -> Engine:
     """The hub tables' engine."""
     return get_engine(settings.database_url)
 
@@ -39,12 +43,12 @@ def get_connection(engine: Annotated[Engine, Depends(get_db_engine)]) -> Iterato
         yield conn
 
 
-def get_redis(request: Request) -> redis.Redis:
+async def get_redis(request: Request) -> redis.Redis:
     """The application's Redis client."""
     return request.app.state.redis
 
 
-def get_dagster(request: Request) -> DagsterClient:
+async def get_dagster(request: Request) -> DagsterClient:
     """The application's client of Dagster's GraphQL API."""
     return request.app.state.dagster
 

@@ -59,7 +59,7 @@ def make_period(
     return Period(start, end, timezone)
 
 
-def metrics_period(
+async def metrics_period(
     settings: SettingsDep,
     from_date: FromDate = None,
     to_date: ToDate = None,
@@ -70,7 +70,7 @@ def metrics_period(
     return make_period(from_date, to_date, zone, None)
 
 
-def list_period(
+async def list_period(
     settings: SettingsDep,
     from_date: FromDate = None,
     to_date: ToDate = None,
@@ -97,7 +97,7 @@ Amount = Annotated[
 ]
 
 
-def transaction_filters(
+async def transaction_filters(
     period: ListPeriodDep,
     source: Annotated[Source | None, Query(description="`vima` or `payshack`.")] = None,
     project: Annotated[str | None, Query(min_length=1, max_length=200)] = None,

@@ -2,7 +2,8 @@
 
 Thin routes: parameters are validated into a `Period` and `TransactionFilters`, the figures come
 from `hub_core.queries.metrics`, and the JSON body is cached in Redis (`cached_json`), so a cache
-hit is returned as stored bytes without re-validation.
+hit is returned as stored bytes without re-validation and without taking a database connection
+(the routes take the engine and connect only on a miss).
 
 Amounts are never summed across currencies: with `currency` the figures are for that currency;
 without, for the period's dominant currency (most transactions; INR when there are none), named
@@ -17,9 +18,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Connection
 
 from hub_api.cache import DEFAULT_TTL, OVERVIEW_TTL, cached_json
-from hub_api.deps import ConnectionDep, ReaderDep, RedisDep, SettingsDep
+from hub_api.deps import EngineDep, ReaderDep, RedisDep, SettingsDep
 from hub_api.errors import invalid
 from hub_api.params import MetricsPeriodDep
 from hub_api.schemas import Money, UTCTime, error_responses
@@ -41,7 +43,7 @@ _OTHER_EXAMPLE: list[dict[str, Any]] = []
 # --- parameters -------------------------------------------------------------------------------
 
 
-def metrics_period(period: MetricsPeriodDep) -> Period:
+async def metrics_period(period: MetricsPeriodDep) -> Period:
     """The request's period (from_date, to_date, timezone), within `FIRST_DAY`..`LAST_DAY`."""
     for field, day in (("from_date", period.from_date), ("to_date", period.to_date)):
         if not FIRST_DAY <= day <= LAST_DAY:
@@ -52,7 +54,7 @@ def metrics_period(period: MetricsPeriodDep) -> Period:
 PeriodDep = Annotated[Period, Depends(metrics_period)]
 
 
-def metrics_filters(
+async def metrics_filters(
     source: Annotated[Source | None, Query(description="`vima` or `payshack`.")] = None,
     project: Annotated[
         str | None, Query(min_length=1, max_length=200, description="Project, e.g. 91game.")
@@ -371,16 +373,21 @@ def _body(model: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:
 
 def _report(
     redis: RedisDep,
+    engine: EngineDep,
     namespace: str,
     ttl: int,
     model: type[BaseModel],
-    compute: Callable[[], dict[str, Any]],
+    query: Callable[[Connection], dict[str, Any]],
     params: dict[str, Any],
 ) -> Response:
-    """The report's JSON from the cache, else `compute()` validated through `model` and cached
-    for `ttl` seconds under `metrics:<namespace>`."""
-    body = cached_json(redis, f"metrics:{namespace}", params, ttl, lambda: _body(model, compute()))
-    return _json(body)
+    """The report's JSON from the cache, else `query` run on a connection taken only then,
+    validated through `model` and cached for `ttl` seconds under `metrics:<namespace>`."""
+
+    def compute() -> dict[str, Any]:
+        with engine.connect() as conn:
+            return _body(model, query(conn))
+
+    return _json(cached_json(redis, f"metrics:{namespace}", params, ttl, compute))
 
 
 # --- routes -----------------------------------------------------------------------------------
@@ -394,7 +401,7 @@ def _report(
 )
 def get_overview(
     _role: ReaderDep,
-    conn: ConnectionDep,
+    engine: EngineDep,
     redis: RedisDep,
     settings: SettingsDep,
     period: PeriodDep,
@@ -405,10 +412,11 @@ def get_overview(
     grid = settings.hub_timezone
     return _report(
         redis,
+        engine,
         "overview",
         OVERVIEW_TTL,
         OverviewResponse,
-        lambda: queries.overview(conn, period, filters, grid),
+        lambda conn: queries.overview(conn, period, filters, grid),
         _cache_params(period, filters, grid),
     )
 
@@ -421,7 +429,7 @@ def get_overview(
 )
 def get_by_project(
     _role: ReaderDep,
-    conn: ConnectionDep,
+    engine: EngineDep,
     redis: RedisDep,
     settings: SettingsDep,
     period: PeriodDep,
@@ -431,10 +439,11 @@ def get_by_project(
     grid = settings.hub_timezone
     return _report(
         redis,
+        engine,
         "by-project",
         DEFAULT_TTL,
         ByProjectResponse,
-        lambda: queries.by_project(conn, period, filters, grid),
+        lambda conn: queries.by_project(conn, period, filters, grid),
         _cache_params(period, filters, grid),
     )
 
@@ -447,7 +456,7 @@ def get_by_project(
 )
 def get_by_status(
     _role: ReaderDep,
-    conn: ConnectionDep,
+    engine: EngineDep,
     redis: RedisDep,
     settings: SettingsDep,
     period: PeriodDep,
@@ -457,10 +466,11 @@ def get_by_status(
     grid = settings.hub_timezone
     return _report(
         redis,
+        engine,
         "by-status",
         DEFAULT_TTL,
         ByStatusResponse,
-        lambda: queries.by_status(conn, period, filters, grid),
+        lambda conn: queries.by_status(conn, period, filters, grid),
         _cache_params(period, filters, grid),
     )
 
@@ -473,7 +483,7 @@ def get_by_status(
 )
 def get_trends(
     _role: ReaderDep,
-    conn: ConnectionDep,
+    engine: EngineDep,
     redis: RedisDep,
     settings: SettingsDep,
     period: PeriodDep,
@@ -488,7 +498,8 @@ def get_trends(
     grid = settings.hub_timezone
 
     def compute() -> dict[str, Any]:
-        data = queries.trends(conn, period, granularity, filters, grid, queries.MAX_BUCKETS)
+        with engine.connect() as conn:
+            data = queries.trends(conn, period, granularity, filters, grid, queries.MAX_BUCKETS)
         return _body(TrendsResponse, data)
 
     params = {**_cache_params(period, filters, grid), "granularity": granularity}

@@ -10,12 +10,14 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Connection
 
 from hub_api.cache import DEFAULT_TTL, cached_json
 from hub_api.dagster_client import PARTITION_TAG
 from hub_api.deps import (
     ConnectionDep,
     DagsterDep,
+    EngineDep,
     OperatorDep,
     ReaderDep,
     RedisDep,
@@ -251,7 +253,7 @@ def _share(count: int, total: int) -> dict[str, Any]:
     return {"count": count, "percentage": round(count * 100 / total, 2) if total else 0.0}
 
 
-def build_summary(conn: ConnectionDep, day: date, timezone: str, margin_hours: float) -> dict:
+def build_summary(conn: Connection, day: date, timezone: str, margin_hours: float) -> dict:
     """The summary of `day` as API.md shows it (plain data, JSON-ready)."""
     stored = queries.day_summary(conn, day)
     syncs = queries.day_syncs(conn, day.isoformat())
@@ -301,7 +303,7 @@ def build_summary(conn: ConnectionDep, day: date, timezone: str, margin_hours: f
 )
 def summary(
     _role: ReaderDep,
-    conn: ConnectionDep,
+    engine: EngineDep,
     redis: RedisDep,
     settings: SettingsDep,
     date_: Annotated[
@@ -316,13 +318,12 @@ def summary(
     """The summary of the day, cached per data version."""
     zone = settings.hub_timezone
     day = date_ or today_in(zone)
-    body = cached_json(
-        redis,
-        "recon_summary",
-        {"date": day.isoformat()},
-        DEFAULT_TTL,
-        lambda: {"data": build_summary(conn, day, zone, settings.hub_recon_day_margin_hours)},
-    )
+
+    def compute() -> dict[str, Any]:
+        with engine.connect() as conn:
+            return {"data": build_summary(conn, day, zone, settings.hub_recon_day_margin_hours)}
+
+    body = cached_json(redis, "recon_summary", {"date": day.isoformat()}, DEFAULT_TTL, compute)
     return Response(content=body, media_type="application/json")
 
 

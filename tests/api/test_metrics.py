@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 import redis
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 
 from hub_api.main import create_app
 from hub_core.cache import DATA_VERSION_KEY
+from hub_core.db import get_engine
 from hub_core.settings import get_settings
 from hub_core.types import Source, Status, Transaction
 from tests.api.conftest import READER, make_txn
@@ -352,6 +354,46 @@ def test_responses_are_cached_until_the_data_version_moves(
     assert fresh["total"] == {"count": 8, "amount": 1720.75, "currency": "INR"}
     # other parameters are other entries
     assert get(api, "overview", source="vima", **day)["total"]["count"] == 5
+
+
+def test_a_cache_hit_takes_no_database_connection(
+    api: TestClient, seeded: Seeder, redis_client: redis.Redis
+) -> None:
+    seed_known(seeded)
+    day = {"from_date": "2026-03-10", "to_date": "2026-03-10", "timezone": "UTC"}
+    engine = get_engine(get_settings().database_url)
+    checkouts: list[object] = []
+
+    def count(*_args: object) -> None:
+        checkouts.append(1)
+
+    event.listen(engine, "checkout", count)
+    try:
+        first = get(api, "overview", **day)
+        assert len(checkouts) == 1  # the miss
+        assert get(api, "overview", **day) == first
+        assert get(api, "trends", granularity="hour", **day)["points"]
+        assert get(api, "trends", granularity="hour", **day)["points"]
+        assert len(checkouts) == 2  # the trends miss; both hits took none
+    finally:
+        event.remove(engine, "checkout", count)
+
+
+def test_an_entry_of_an_older_data_version_is_replaced(
+    api: TestClient, seeded: Seeder, redis_client: redis.Redis
+) -> None:
+    seed_known(seeded)
+    day = {"from_date": "2026-03-10", "to_date": "2026-03-10", "timezone": "UTC"}
+    get(api, "overview", **day)
+    (key,) = redis_client.keys("hub:cache:metrics:overview:*")
+    version = redis_client.get(DATA_VERSION_KEY) or b"0"
+    assert redis_client.get(key).startswith(version + b"\n")
+    seeded([make_txn(at(10, 20), amount="1000.00")])
+    redis_client.incr(DATA_VERSION_KEY)
+    assert get(api, "overview", **day)["total"]["count"] == 8
+    # one entry per parameters, overwritten at the new version (no key per version)
+    assert redis_client.keys("hub:cache:metrics:overview:*") == [key]
+    assert redis_client.get(key).startswith(redis_client.get(DATA_VERSION_KEY) + b"\n")
 
 
 def test_with_redis_down_every_endpoint_answers(seeded: Seeder) -> None:
