@@ -12,7 +12,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Role = Literal["reader", "operator"]
@@ -29,10 +29,29 @@ CHROMIUM_ARGS: tuple[str, ...] = (
 """Flags for Debian's Chromium on a machine with no outside network (see DESIGN.md)."""
 
 
+SOURCE_SETTINGS: dict[str, frozenset[str]] = {
+    "vima": frozenset({"vima_base_url", "vima_api_key", "vima_basic_user"}),
+    "payshack": frozenset(
+        {
+            "payshack_base_url",
+            "payshack_email",
+            "payshack_password",
+            "payshack_reader",
+            "payshack_session_ttl_seconds",
+            "hub_client_project_map",
+            "hub_chromium_path",
+        }
+    ),
+}
+"""The settings only one source uses: when one of them is malformed, the rest of the hub (the
+other source, the API, the code location) still loads, and only that source refuses to run."""
+
+
 class Settings(BaseSettings):
     """All hub settings; environment variable names are the field names in upper case."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+    _source_errors: dict[str, str] = PrivateAttr(default_factory=dict)
 
     database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/hub"
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -74,8 +93,7 @@ class Settings(BaseSettings):
                 parsed = json.loads(value)
             except json.JSONDecodeError as exc:
                 raise ValueError(
-                    f"HUB_CLIENT_PROJECT_MAP must be a JSON object, e.g. "
-                    f'{{"91G_TECH_PVT_LTD": "91game"}}: {exc.msg}'
+                    f'must be a JSON object, e.g. {{"91G_TECH_PVT_LTD": "91game"}}: {exc.msg}'
                 ) from None
             return parsed
         return value
@@ -119,6 +137,15 @@ class Settings(BaseSettings):
             return "postgresql+psycopg2://" + value.split("://", 1)[1]
         return value
 
+    def source_error(self, source: str) -> str | None:
+        """Why `source` cannot run (one line naming its malformed settings), or None."""
+        return self._source_errors.get(source)
+
+    def require_source(self, source: str) -> None:
+        """Raise `SettingsError` when a setting of `source` is malformed."""
+        if error := self.source_error(source):
+            raise SettingsError(error)
+
     def api_key_roles(self) -> dict[str, Role]:
         """Parse `HUB_API_KEYS` (`key1:reader,key2:operator`) into a key -> role map."""
         return parse_api_keys(self.hub_api_keys.get_secret_value())
@@ -158,9 +185,39 @@ def explain(exc: ValidationError) -> str:
 def get_settings() -> Settings:
     """The process-wide settings (cached; tests call `get_settings.cache_clear()`).
 
-    Raises `SettingsError` with one line naming each invalid setting.
+    Raises `SettingsError` with one line naming each invalid setting, unless every invalid
+    setting belongs to one source (`SOURCE_SETTINGS`): then the settings load with those at
+    their defaults, and that source's `require_source` raises the line instead.
     """
     try:
         return Settings()
     except ValidationError as exc:
-        raise SettingsError(explain(exc)) from None
+        return _without_broken_sources(exc)
+
+
+def _source_of(setting: str) -> str | None:
+    return next((src for src, names in SOURCE_SETTINGS.items() if setting in names), None)
+
+
+def _without_broken_sources(exc: ValidationError) -> Settings:
+    """Settings with the malformed settings of a source at their defaults, that source marked
+    unable to run; `SettingsError` when a shared setting is malformed."""
+    by_source: dict[str, list[str]] = {}
+    broken: set[str] = set()
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error.get("loc") else ""
+        source = _source_of(name)
+        if source is None:
+            raise SettingsError(explain(exc)) from None
+        broken.add(name)
+        reason = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        by_source.setdefault(source, []).append(f"{name.upper()}: {reason}")
+    defaults = {
+        name: Settings.model_fields[name].get_default(call_default_factory=True) for name in broken
+    }
+    settings = Settings(**defaults)
+    settings._source_errors = {
+        source: f"{source} cannot run, invalid settings: " + "; ".join(reasons)
+        for source, reasons in by_source.items()
+    }
+    return settings

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dagster import Definitions
 
-from hub_core.logging import configure_logging
-from hub_core.settings import get_settings
+from hub_core.logging import configure_logging, get_logger
+from hub_core.settings import SOURCE_SETTINGS, get_settings
 from hub_pipelines.assets.payshack import payshack_raw, payshack_transactions
 from hub_pipelines.assets.reconciliation import hourly_metrics, reconciliation
 from hub_pipelines.assets.vima import vima_assets
@@ -22,6 +22,9 @@ from hub_pipelines.sensors import reconcile_changed_days, record_failed_sync
 
 _settings = get_settings()
 configure_logging(_settings.hub_log_level, _settings.hub_log_json)
+for _source in SOURCE_SETTINGS:  # that source's runs fail with this line; the rest runs
+    if _error := _settings.source_error(_source):
+        get_logger(__name__).warning(_error)
 
 defs = Definitions(
     assets=[

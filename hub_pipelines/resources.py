@@ -97,8 +97,10 @@ class VimaResource(ConfigurableResource):
     page_size: int = Field(default=100, description="Operations per page (at most 100).")
 
     def client(self) -> VimaClient:
-        """A new client (close it, or use it as a context manager)."""
+        """A new client (close it, or use it as a context manager); `SettingsError` when a
+        Vima setting is malformed."""
         settings = get_settings()
+        settings.require_source("vima")
         return VimaClient(
             base_url=self.base_url or settings.vima_base_url,
             api_key=settings.vima_api_key.get_secret_value(),
@@ -119,8 +121,10 @@ class PayShackResource(ConfigurableResource):
     headless: bool = Field(default=True, description="Run Chromium without a window.")
 
     def effective_reader(self) -> Reader:
-        """The reader this run uses."""
-        reader = self.reader or get_settings().payshack_reader
+        """The reader this run uses; `SettingsError` when a PayShack setting is malformed."""
+        settings = get_settings()
+        settings.require_source("payshack")
+        reader = self.reader or settings.payshack_reader
         if reader not in ("api", "dom"):
             raise ValueError(f"PayShack reader must be 'api' or 'dom', got {reader!r}")
         return reader  # type: ignore[return-value]
@@ -128,6 +132,7 @@ class PayShackResource(ConfigurableResource):
     def browser(self, redis_client: redis.Redis) -> PayShackBrowser:
         """A browser session (use it as a context manager: one Chromium per run)."""
         settings = get_settings()
+        settings.require_source("payshack")
         store = SessionStore(
             redis_client,
             email=settings.payshack_email,

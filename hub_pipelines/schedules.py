@@ -87,6 +87,8 @@ def build_source_schedules(
         description=f"Sync today's {source.value} partition (and yesterday's early in the day).",
     )
     def frequent(context: ScheduleEvaluationContext) -> list[RunRequest] | SkipReason:
+        if error := get_settings().source_error(source.value):
+            return SkipReason(error)
         if source_busy(context.instance, source):
             return SkipReason(f"a {source.value} run is already queued or running")
         return [

@@ -24,8 +24,10 @@ BREAK_COLUMNS = ("match_type", "match_method", "client_operation_id", "order_id"
 
 
 def recon_params() -> ReconParams:
-    """Reconciliation rules from the hub settings."""
+    """Reconciliation rules from the hub settings (PayShack's client map names the projects:
+    a malformed map stops the reconciliation too)."""
     settings = get_settings()
+    settings.require_source("payshack")
     return ReconParams(
         projects=tuple(sorted(set(settings.hub_client_project_map.values()))),
         tolerance=settings.hub_recon_amount_tolerance,

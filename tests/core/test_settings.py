@@ -41,7 +41,7 @@ def test_client_project_map_from_json_and_bad_json(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("HUB_CLIENT_PROJECT_MAP", '{"A_LTD": "a"}')
     assert Settings().hub_client_project_map == {"A_LTD": "a"}
     monkeypatch.setenv("HUB_CLIENT_PROJECT_MAP", "{not json")
-    with pytest.raises(ValueError, match="HUB_CLIENT_PROJECT_MAP must be a JSON object"):
+    with pytest.raises(ValueError, match="must be a JSON object"):
         Settings()
 
 
@@ -92,7 +92,11 @@ def test_time_helpers() -> None:
         ({"HUB_START_DATE": "soon"}, "HUB_START_DATE", "date"),
         ({"DATABASE_URL": "not a url at all"}, "DATABASE_URL", "expected"),
         ({"DATABASE_URL": "mysql://u:pw-SECRET@h/db"}, "DATABASE_URL", "PostgreSQL URL"),
-        ({"HUB_CLIENT_PROJECT_MAP": "{oops"}, "HUB_CLIENT_PROJECT_MAP", "JSON object"),
+        (
+            {"HUB_CLIENT_PROJECT_MAP": "{oops", "HUB_START_DATE": "soon"},
+            "HUB_CLIENT_PROJECT_MAP",
+            "JSON object",
+        ),
     ],
 )
 def test_bad_settings_are_one_line_naming_the_setting(
@@ -112,6 +116,37 @@ def test_bad_settings_are_one_line_naming_the_setting(
     message = str(info.value)
     assert named in message and expected in message
     assert "\n" not in message and "SECRET" not in message
+
+
+@pytest.mark.parametrize(
+    ("env", "broken", "named"),
+    [
+        ({"HUB_CLIENT_PROJECT_MAP": "{oops"}, "payshack", "HUB_CLIENT_PROJECT_MAP"),
+        ({"PAYSHACK_READER": "telepathy"}, "payshack", "PAYSHACK_READER"),
+        ({"PAYSHACK_SESSION_TTL_SECONDS": "soon"}, "payshack", "PAYSHACK_SESSION_TTL_SECONDS"),
+    ],
+)
+def test_a_bad_setting_of_one_source_stops_only_that_source(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], broken: str, named: str
+) -> None:
+    from hub_core.settings import SettingsError, get_settings
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        settings = get_settings()
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    other = next(source for source in ("vima", "payshack") if source != broken)
+    assert settings.source_error(other) is None
+    settings.require_source(other)
+    with pytest.raises(SettingsError) as info:
+        settings.require_source(broken)
+    message = str(info.value)
+    assert named in message and broken in message and "\n" not in message
+    assert settings.hub_client_project_map  # the broken setting is at its default meanwhile
 
 
 def test_hub_command_errors_are_one_line(tmp_path) -> None:

@@ -52,3 +52,42 @@ def test_resources_talk_to_real_services(database_url: str, redis_client) -> Non
     redis = RedisResource()
     assert redis.bump_data_version() == 1
     assert redis.bump_data_version() == 2
+
+
+_ONE_SOURCE_BROKEN = """
+from datetime import UTC, datetime
+from dagster import build_schedule_context, instance_for_test
+from hub_core.settings import SettingsError
+from hub_pipelines.definitions import defs
+from hub_pipelines.resources import PayShackResource, VimaResource
+from hub_pipelines.schedules import payshack_schedules, vima_schedules
+
+assert defs.assets
+now = datetime.now(UTC)
+with instance_for_test() as instance:
+    for schedule in (vima_schedules[0], payshack_schedules[0]):
+        name = schedule.name
+        result = schedule(build_schedule_context(instance=instance, scheduled_execution_time=now))
+        skip = getattr(result, "skip_message", None)
+        print(name, "skip:", skip, "runs:", 0 if skip else len(result))
+VimaResource().client().close()
+try:
+    PayShackResource().effective_reader()
+except SettingsError as exc:
+    print("payshack refused:", exc)
+"""
+
+
+def test_a_bad_payshack_setting_leaves_vima_running() -> None:
+    env = {**os.environ, "HUB_CLIENT_PROJECT_MAP": "{not json", "HUB_LOG_JSON": "false"}
+    result = subprocess.run(
+        [sys.executable, "-c", _ONE_SOURCE_BROKEN],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = result.stdout
+    assert "vima_every_5_minutes skip: None runs: " in out
+    assert "payshack_every_10_minutes skip: payshack cannot run" in out
+    assert "payshack refused: payshack cannot run, invalid settings: HUB_CLIENT_PROJECT_MAP" in out
+    assert "HUB_CLIENT_PROJECT_MAP" in result.stdout + result.stderr  # the load-time warning
+    assert "Traceback" not in result.stderr

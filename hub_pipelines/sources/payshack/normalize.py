@@ -223,7 +223,9 @@ def _project_map(client_project_map: Mapping[str, str] | None) -> Mapping[str, s
         return client_project_map
     from hub_core.settings import get_settings
 
-    return get_settings().hub_client_project_map
+    settings = get_settings()
+    settings.require_source("payshack")
+    return settings.hub_client_project_map
 
 
 def normalize_payin(
