@@ -18,7 +18,11 @@ from hub_pipelines.resources import (
     WarehouseResource,
 )
 from hub_pipelines.schedules import payshack_schedules, vima_schedules
-from hub_pipelines.sensors import reconcile_changed_days, record_failed_sync
+from hub_pipelines.sensors import (
+    finish_incomplete_days,
+    reconcile_changed_days,
+    record_failed_sync,
+)
 
 _settings = get_settings()
 configure_logging(_settings.hub_log_level, _settings.hub_log_json)
@@ -37,7 +41,7 @@ defs = Definitions(
     asset_checks=transactions_checks,
     jobs=[vima_sync_job, payshack_sync_job, reconcile_job],
     schedules=[*vima_schedules, *payshack_schedules],
-    sensors=[reconcile_changed_days, record_failed_sync],
+    sensors=[reconcile_changed_days, finish_incomplete_days, record_failed_sync],
     resources={
         "warehouse": WarehouseResource(),
         "redis": RedisResource(),

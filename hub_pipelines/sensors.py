@@ -15,17 +15,20 @@ from dagster import (
     RunsFilter,
     SensorEvaluationContext,
     SensorResult,
+    SkipReason,
     run_failure_sensor,
     sensor,
 )
 
 from hub_core.logging import describe_error
-from hub_core.orchestration import SOURCE_TAG
+from hub_core.orchestration import SOURCE_TAG, SYNC_JOBS
+from hub_core.queries.sync import incomplete_partitions
 from hub_core.settings import get_settings
 from hub_core.types import Source, SyncStatus
 from hub_pipelines.jobs import payshack_sync_job, reconcile_job, vima_sync_job
 from hub_pipelines.partitions import daily_partitions
 from hub_pipelines.resources import WarehouseResource
+from hub_pipelines.schedules import source_busy
 from hub_pipelines.warehouse import set_sync_state
 
 NORMALIZED_ASSETS = (AssetKey("vima_transactions"), AssetKey("payshack_transactions"))
@@ -93,6 +96,38 @@ def reconcile_changed_days(context: SensorEvaluationContext) -> SensorResult:
         if day not in waiting
     ]
     return SensorResult(run_requests=requests, cursor=str(newest))
+
+
+@sensor(
+    jobs=[vima_sync_job, payshack_sync_job],
+    minimum_interval_seconds=60,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Sync again every day whose last sync could not read it whole (a PayShack list "
+    "that kept moving), until a sync does; the day shows as incomplete meanwhile.",
+)
+def finish_incomplete_days(
+    context: SensorEvaluationContext, warehouse: WarehouseResource
+) -> SensorResult | SkipReason:
+    """One run per incomplete outcome (run key: source, day and the incomplete sync's run),
+    left for a later tick while that source has a run queued or running."""
+    with warehouse.engine().connect() as conn:
+        pending = incomplete_partitions(conn)
+    valid = set(daily_partitions.get_partition_keys())
+    requests = [
+        RunRequest(
+            job_name=SYNC_JOBS[source],
+            partition_key=key,
+            run_key=f"finish-{source.value}-{key}-{run_id}",
+            tags={"hub/trigger": "finish_incomplete"},
+        )
+        for source, days in pending.items()
+        if days and not source_busy(context.instance, source)
+        for key, run_id in days.items()
+        if key in valid
+    ]
+    if not requests:
+        return SkipReason("no incomplete day to finish (or its source is busy)")
+    return SensorResult(run_requests=requests)
 
 
 @run_failure_sensor(

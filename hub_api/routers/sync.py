@@ -14,7 +14,7 @@ from hub_api.launching import launch_exclusive
 from hub_api.schemas import UTCTime, error_responses
 from hub_core.orchestration import SOURCE_TAG, SYNC_EVERY_MINUTES, SYNC_JOBS, next_tick
 from hub_core.queries.periods import today_in
-from hub_core.queries.sync import sync_states
+from hub_core.queries.sync import incomplete_partitions, sync_states
 from hub_core.timeutil import utc_now
 from hub_core.types import Source, SyncStatus
 
@@ -35,6 +35,9 @@ class SourceStatus(BaseModel):
     last_cursor: dict[str, Any] | None
     run_id: str | None
     partition_key: str | None
+    incomplete_partitions: list[str] = []
+    """Days whose last sync could not read the day whole (the list kept moving): their data may
+    lack rows until the next sync of the day finishes it (extension)."""
 
 
 class SyncStatusData(BaseModel):
@@ -63,6 +66,7 @@ class SyncStatusResponse(BaseModel):
                                 "last_cursor": {"create": "88120", "update": "90211"},
                                 "run_id": "5d0f3c1e-7a8b-4c2d-9e10-112233445566",
                                 "partition_key": "2026-11-01",
+                                "incomplete_partitions": [],
                             }
                         ]
                     }
@@ -122,17 +126,20 @@ class TriggeredResponse(BaseModel):
     "/status",
     response_model=SyncStatusResponse,
     summary="Sync status",
-    description="Each source's last sync, its outcome and the next tick of its schedule.",
+    description="Each source's last sync, its outcome, the next tick of its schedule, and the "
+    "days whose last sync could not read them whole (`incomplete_partitions`).",
     responses=error_responses(),
 )
 def status(_role: ReaderDep, conn: ConnectionDep, settings: SettingsDep) -> SyncStatusResponse:
     """The state of every source."""
     now = utc_now()
+    incomplete = incomplete_partitions(conn)
     sources = [
         SourceStatus(
             **{k: v for k, v in state.items() if k in SourceStatus.model_fields and k != "source"},
             source=source,
             next_sync_at=next_tick(now, SYNC_EVERY_MINUTES[source], settings.hub_timezone),
+            incomplete_partitions=list(incomplete[source]),
         )
         for source, state in sync_states(conn).items()
     ]

@@ -2,7 +2,16 @@
 
 from collections.abc import Iterator
 
-from dagster import AssetExecutionContext, AssetSpec, MaterializeResult, asset, multi_asset
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetSpec,
+    MaterializeResult,
+    asset,
+    multi_asset,
+)
 
 from hub_core.settings import get_settings
 from hub_core.types import Source
@@ -14,6 +23,9 @@ from hub_pipelines.sync import tracked_sync
 from hub_pipelines.warehouse import partition_lock
 
 RAW_ASSETS = {"payin": "payshack_payins", "payout": "payshack_payouts"}
+READ_COMPLETE = "read_complete"
+"""The check that fails while a day's list kept moving until the reader gave up: the rows read
+are stored, and `finish_incomplete_days` runs the partition again until a read is whole."""
 
 
 @multi_asset(
@@ -25,6 +37,15 @@ RAW_ASSETS = {"payin": "payshack_payins", "payout": "payshack_payouts"}
             description=f"PayShack {kind}s of the day, read from the merchant dashboard.",
         )
         for kind, name in RAW_ASSETS.items()
+    ],
+    check_specs=[
+        AssetCheckSpec(
+            READ_COMPLETE,
+            asset=name,
+            description="The day's list was read whole (it did not keep moving until the "
+            "reader gave up); while it fails, the partition is synced again.",
+        )
+        for name in RAW_ASSETS.values()
     ],
     partitions_def=daily_partitions,
     pool="payshack_browser",
@@ -66,6 +87,18 @@ def payshack_raw(
                 "complete": kind_report.complete,
                 "duration_s": round(report.seconds, 3),
             },
+            check_results=[
+                AssetCheckResult(
+                    asset_key=name,
+                    check_name=READ_COMPLETE,
+                    passed=kind_report.complete,
+                    severity=AssetCheckSeverity.ERROR,
+                    metadata={
+                        "passes": kind_report.passes,
+                        "list_moved_while_reading": kind_report.shifted,
+                    },
+                )
+            ],
         )
 
 

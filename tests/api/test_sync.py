@@ -15,7 +15,7 @@ from hub_core.orchestration import next_tick
 from hub_core.queries.periods import today_in
 from hub_core.settings import get_settings
 from hub_core.types import Source, SyncStatus
-from hub_pipelines.warehouse import set_sync_state
+from hub_pipelines.warehouse import record_partition_sync, set_sync_state
 from tests.api.conftest import OPERATOR, READER
 
 RUN_QUERY = """
@@ -38,6 +38,9 @@ def test_status_lists_both_sources_with_next_ticks(api: TestClient, clean_db: En
             partition_key="2026-03-10",
             error="ConnectError: apikey=SECRET123 refused",
         )
+        as_of = datetime(2026, 3, 11, tzinfo=UTC)
+        record_partition_sync(conn, Source.PAYSHACK, "2026-03-10", as_of, False, 40, "r2")
+        record_partition_sync(conn, Source.PAYSHACK, "2026-03-09", as_of, True, 50, "r3")
     body = api.get(f"{API_PREFIX}/sync/status", headers=READER).json()["data"]
     by_source = {s["source"]: s for s in body["sources"]}
     assert list(by_source) == ["vima", "payshack"]
@@ -46,6 +49,8 @@ def test_status_lists_both_sources_with_next_ticks(api: TestClient, clean_db: En
     assert "SECRET123" not in vima["error_message"]
     assert vima["last_successful_sync"] is None
     assert payshack["status"] == "idle" and payshack["last_sync_at"] is None
+    assert payshack["incomplete_partitions"] == ["2026-03-10"]
+    assert vima["incomplete_partitions"] == []
     for state, minutes in ((vima, 5), (payshack, 10)):
         tick = datetime.fromisoformat(state["next_sync_at"].replace("Z", "+00:00"))
         assert tick.minute % minutes == 0 and tick.second == 0

@@ -8,7 +8,7 @@ import pytest
 from dagster import DagsterInstance, materialize
 from sqlalchemy import Engine, text
 
-from hub_pipelines.assets.payshack import payshack_raw, payshack_transactions
+from hub_pipelines.assets.payshack import READ_COMPLETE, payshack_raw, payshack_transactions
 from hub_pipelines.resources import PayShackResource, RedisResource, WarehouseResource
 from hub_pipelines.sources.payshack.normalize import normalize_row
 from tests.pipelines.conftest import SCENARIO_START
@@ -128,3 +128,48 @@ def test_wrong_password_fails_the_run_and_marks_sync_failed(
     assert status == "failed"
     assert "Invalid email or password" in error
     assert "not-the-password-XYZ" not in error
+
+
+def _checks(result: Any) -> dict[str, bool]:
+    return {
+        e.asset_key.path[-1]: e.passed
+        for e in result.get_asset_check_evaluations()
+        if e.check_name == READ_COMPLETE
+    }
+
+
+def test_a_day_that_kept_moving_fails_its_check_until_a_sync_finishes_it(
+    sandbox, clean_db, redis_client
+) -> None:
+    from dagster import SkipReason, build_sensor_context, instance_for_test
+
+    from hub_core.queries.sync import incomplete_partitions
+    from hub_core.types import Source
+    from hub_pipelines.sensors import finish_incomplete_days
+
+    sandbox.knobs.update(insert_every=1, insert_count=2)  # new pay-ins at every page read
+    moving = _materialize(sandbox)
+    sandbox.knobs.update(insert_every=0)
+    assert moving.success  # what was read is stored...
+    assert _checks(moving) == {"payshack_payins": False, "payshack_payouts": True}  # ...flagged
+    assert _metadata(moving, "payshack_payins")["complete"] is False
+    with clean_db.connect() as conn:
+        pending = incomplete_partitions(conn)
+    assert list(pending[Source.PAYSHACK]) == [DAY] and not pending[Source.VIMA]
+
+    with instance_for_test() as instance:
+        context = build_sensor_context(
+            instance=instance, resources={"warehouse": WarehouseResource()}
+        )
+        (request,) = finish_incomplete_days(context).run_requests
+        assert (request.job_name, request.partition_key) == ("payshack_sync", DAY)
+
+        finished = _materialize(sandbox)  # the list stands still now
+        assert _checks(finished) == {"payshack_payins": True, "payshack_payouts": True}
+        assert _stored(clean_db) == _expected(sandbox)  # nothing lost, nothing twice
+        with clean_db.connect() as conn:
+            assert not incomplete_partitions(conn)[Source.PAYSHACK]
+        context = build_sensor_context(
+            instance=instance, resources={"warehouse": WarehouseResource()}
+        )
+        assert isinstance(finish_incomplete_days(context), SkipReason)
