@@ -22,6 +22,7 @@ from hub_pipelines.sensors import (
     finish_incomplete_days,
     reconcile_changed_days,
     record_failed_sync,
+    sync_state_follows_runs,
 )
 
 _settings = get_settings()
@@ -41,7 +42,12 @@ defs = Definitions(
     asset_checks=transactions_checks,
     jobs=[vima_sync_job, payshack_sync_job, reconcile_job],
     schedules=[*vima_schedules, *payshack_schedules],
-    sensors=[reconcile_changed_days, finish_incomplete_days, record_failed_sync],
+    sensors=[
+        reconcile_changed_days,
+        finish_incomplete_days,
+        record_failed_sync,
+        sync_state_follows_runs,
+    ],
     resources={
         "warehouse": WarehouseResource(),
         "redis": RedisResource(),

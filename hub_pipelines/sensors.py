@@ -2,7 +2,7 @@
 
 import math
 from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from dagster import (
     AssetKey,
@@ -22,14 +22,14 @@ from dagster import (
 
 from hub_core.logging import describe_error
 from hub_core.orchestration import SOURCE_TAG, SYNC_JOBS
-from hub_core.queries.sync import incomplete_partitions
+from hub_core.queries.sync import incomplete_partitions, sync_states
 from hub_core.settings import get_settings
 from hub_core.types import Source, SyncStatus
 from hub_pipelines.jobs import payshack_sync_job, reconcile_job, vima_sync_job
 from hub_pipelines.partitions import daily_partitions
 from hub_pipelines.resources import WarehouseResource
 from hub_pipelines.schedules import source_busy
-from hub_pipelines.warehouse import set_sync_state
+from hub_pipelines.warehouse import fail_dead_sync, set_sync_state
 
 NORMALIZED_ASSETS = (AssetKey("vima_transactions"), AssetKey("payshack_transactions"))
 BATCH = 500
@@ -136,9 +136,11 @@ def finish_incomplete_days(
     description="Mark the source failed in sync_state when its sync run fails.",
 )
 def record_failed_sync(context: RunFailureSensorContext, warehouse: WarehouseResource) -> None:
-    """Record the failure (error text masked) for the API's sync status."""
+    """Record the failure (error text masked) for the API's sync status, unless a newer run
+    (e.g. its retry) has recorded its own state since."""
     run = context.dagster_run
     source = Source(run.tags[SOURCE_TAG])
+    record = context.instance.get_run_record_by_id(run.run_id)
     with warehouse.begin() as conn:
         set_sync_state(
             conn,
@@ -147,4 +149,40 @@ def record_failed_sync(context: RunFailureSensorContext, warehouse: WarehouseRes
             run_id=run.run_id,
             partition_key=run.tags.get("dagster/partition"),
             error=describe_error(context.failure_event.message or "run failed"),
+            unless_newer_than=_aware(record.create_timestamp) if record else None,
         )
+
+
+def _aware(moment: datetime) -> datetime:
+    """Dagster's run timestamps may be naive UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@sensor(
+    minimum_interval_seconds=60,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="A source left `running` by a run that is no longer alive (killed, its process "
+    "lost) is marked failed, as Dagster's run monitoring sees it.",
+)
+def sync_state_follows_runs(
+    context: SensorEvaluationContext, warehouse: WarehouseResource
+) -> SkipReason:
+    """Compare each `running` source with its run: Dagster still running it leaves it; a run
+    Dagster has finished, or does not know (another instance, the CLI), is marked failed when
+    no session holds its partition's lock (`fail_dead_sync`)."""
+    engine = warehouse.engine()
+    with engine.connect() as conn:
+        states = sync_states(conn)
+    marked = []
+    for source, state in states.items():
+        run_id, partition = state["run_id"], state["partition_key"]
+        if state["status"] != SyncStatus.RUNNING.value or not run_id or not partition:
+            continue
+        record = context.instance.get_run_record_by_id(run_id)
+        if record is not None and not record.dagster_run.is_finished:
+            continue
+        ended = record.dagster_run.status.value.lower() if record else "unknown to this instance"
+        reason = f"run {run_id} stopped without recording its outcome (Dagster: {ended})"
+        if fail_dead_sync(engine, source, run_id, partition, reason):
+            marked.append(source.value)
+    return SkipReason(f"marked failed: {', '.join(marked)}" if marked else "no dead sync")

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, literal_column, select, text
+from sqlalchemy import Connection, Engine, literal_column, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 
@@ -458,10 +458,13 @@ def set_sync_state(
     last_cursor: dict[str, Any] | None = None,
     records: int | None = None,
     error: str | None = None,
+    unless_newer_than: datetime | None = None,
 ) -> None:
     """Record a source's sync status for the API (start, success or failure).
 
-    The error text is masked: no API key, password or token reaches the table.
+    The error text is masked: no API key, password or token reaches the table. With
+    `unless_newer_than` (a run's creation time), a state another run recorded after that time
+    is left alone: a late failure report never hides a newer run (e.g. its retry).
     """
     now = utc_now()
     values: dict[str, Any] = {
@@ -481,9 +484,48 @@ def set_sync_state(
         values["records_synced"] = records
     stmt = insert(sync_state).values(values)
     stmt = stmt.on_conflict_do_update(
-        index_elements=["source"], set_={k: stmt.excluded[k] for k in values if k != "source"}
+        index_elements=["source"],
+        set_={k: stmt.excluded[k] for k in values if k != "source"},
+        where=None
+        if unless_newer_than is None
+        else (sync_state.c.run_id == run_id)
+        | sync_state.c.run_id.is_(None)
+        | (sync_state.c.last_sync_at < unless_newer_than),
     )
     conn.execute(stmt)
+
+
+def fail_dead_sync(
+    engine: Engine, source: Source, run_id: str, partition_key: str, reason: str
+) -> bool:
+    """Mark `source` failed with `reason` when `sync_state` still says `run_id` is syncing
+    `partition_key` but no session holds that partition's lock: the run died (e.g. killed)
+    without recording its outcome. A live run holds the lock (`tracked_sync`), so it is never
+    marked; returns whether the state was changed."""
+    key = partition_lock_key(source, partition_key)
+    with engine.connect() as conn:
+        if not conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
+            conn.rollback()
+            return False
+        try:  # under the lock: a run that ended meanwhile has recorded its outcome already
+            changed = conn.execute(
+                update(sync_state)
+                .where(
+                    sync_state.c.source == source.value,
+                    sync_state.c.status == SyncStatus.RUNNING.value,
+                    sync_state.c.run_id == run_id,
+                )
+                .values(
+                    status=SyncStatus.FAILED.value,
+                    error_message=describe_error(reason),
+                    updated_at=utc_now(),
+                )
+            ).rowcount
+            conn.commit()
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+            conn.commit()
+    return changed > 0
 
 
 def record_partition_sync(

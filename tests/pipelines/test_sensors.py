@@ -8,6 +8,8 @@ import pytest
 from dagster import (
     AssetMaterialization,
     DagsterInstance,
+    DagsterRun,
+    DagsterRunStatus,
     build_run_status_sensor_context,
     build_sensor_context,
     instance_for_test,
@@ -15,10 +17,17 @@ from dagster import (
 )
 from sqlalchemy import text
 
+from hub_core.types import Source, SyncStatus
 from hub_pipelines.assets.vima import vima_assets
 from hub_pipelines.definitions import defs
 from hub_pipelines.resources import RedisResource, VimaResource, WarehouseResource
-from hub_pipelines.sensors import affected_days, reconcile_changed_days, record_failed_sync
+from hub_pipelines.sensors import (
+    affected_days,
+    reconcile_changed_days,
+    record_failed_sync,
+    sync_state_follows_runs,
+)
+from hub_pipelines.warehouse import fail_dead_sync, partition_lock, set_sync_state
 from tests.pipelines.conftest import start_sandbox
 
 VALID = {f"2026-02-0{d}" for d in range(1, 8)}
@@ -152,3 +161,66 @@ def test_a_day_with_a_queued_reconciliation_is_not_queued_again(
     _materialized(instance, "vima_transactions", "2026-02-03")
     result = reconcile_changed_days(build_sensor_context(instance=instance, definitions=defs))
     assert [r.partition_key for r in result.run_requests] == ["2026-02-02", "2026-02-04"]
+
+
+def _state(engine) -> tuple[str, str | None, str | None]:
+    with engine.connect() as conn:
+        return conn.execute(
+            text("SELECT status, run_id, error_message FROM sync_state WHERE source = 'vima'")
+        ).one()
+
+
+def _running(engine, run_id: str, partition: str = "2026-01-02") -> None:
+    with engine.begin() as conn:
+        set_sync_state(
+            conn, Source.VIMA, SyncStatus.RUNNING, run_id=run_id, partition_key=partition
+        )
+
+
+def test_a_dead_sync_is_marked_failed_but_a_live_one_is_not(clean_db) -> None:
+    _running(clean_db, "dead-run")
+    with partition_lock(clean_db, Source.VIMA, "2026-01-02"):  # a live run holds its lock
+        assert not fail_dead_sync(clean_db, Source.VIMA, "dead-run", "2026-01-02", "gone")
+    assert _state(clean_db)[0] == "running"
+    assert fail_dead_sync(clean_db, Source.VIMA, "dead-run", "2026-01-02", "gone")
+    assert _state(clean_db) == ("failed", "dead-run", "gone")
+    # another run's state is never touched
+    _running(clean_db, "next-run")
+    assert not fail_dead_sync(clean_db, Source.VIMA, "dead-run", "2026-01-02", "gone")
+    assert _state(clean_db)[:2] == ("running", "next-run")
+
+
+def test_sync_state_follows_dagsters_runs(instance: DagsterInstance, clean_db) -> None:
+    context = build_sensor_context(instance=instance, resources={"warehouse": WarehouseResource()})
+    alive = instance.add_run(
+        DagsterRun(job_name="vima_sync", run_id="alive-run", status=DagsterRunStatus.STARTED)
+    )
+    _running(clean_db, alive.run_id)
+    sync_state_follows_runs(context)
+    assert _state(clean_db)[0] == "running"  # Dagster still runs it
+
+    instance.report_run_failed(alive, "killed")  # what the code server reports for a killed run
+    sync_state_follows_runs(context)
+    status, run_id, error = _state(clean_db)
+    assert (status, run_id) == ("failed", "alive-run") and "failure" in error
+
+    _running(clean_db, "cli-run")  # a run of another instance, dead: its lock is free
+    sync_state_follows_runs(context)
+    assert _state(clean_db)[:2] == ("failed", "cli-run")
+
+
+def test_a_late_failure_report_does_not_hide_a_newer_run(clean_db) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    created = datetime.now(UTC) - timedelta(minutes=5)
+    _running(clean_db, "retry-run")  # the retry started after the failed run was created
+    with clean_db.begin() as conn:
+        set_sync_state(
+            conn, Source.VIMA, SyncStatus.FAILED, run_id="first-run", unless_newer_than=created
+        )
+    assert _state(clean_db)[:2] == ("running", "retry-run")
+    with clean_db.begin() as conn:  # its own state, or an older run's, is replaced
+        set_sync_state(
+            conn, Source.VIMA, SyncStatus.FAILED, run_id="retry-run", unless_newer_than=created
+        )
+    assert _state(clean_db)[:2] == ("failed", "retry-run")
