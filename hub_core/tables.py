@@ -242,6 +242,19 @@ reconciliation_results = Table(
     ),
 )
 
+reconciliation_runs = Table(
+    "reconciliation_runs",
+    metadata,
+    Column("recon_date", Date, primary_key=True),
+    Column("run_id", Text, nullable=False),
+    Column("run_at", _tz(), nullable=False),
+    Column("total", BigInteger, nullable=False, server_default="0"),
+    Column("provisional", Boolean, nullable=False),
+    Column("reasons", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+)
+"""Each day's last reconciliation; `provisional` when a source had not synced the day or a
+neighbour its margin reads (`reasons` says which) when it ran."""
+
 discrepancy_resolutions = Table(
     "discrepancy_resolutions",
     metadata,

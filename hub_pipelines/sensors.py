@@ -1,6 +1,5 @@
 """Sensors: reconcile the days a source changed, and record failed syncs in `sync_state`."""
 
-import math
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 
@@ -22,6 +21,8 @@ from dagster import (
 
 from hub_core.logging import describe_error
 from hub_core.orchestration import SOURCE_TAG, SYNC_JOBS
+from hub_core.queries.periods import today_in
+from hub_core.queries.reconciliation import margin_reach, missing_inputs
 from hub_core.queries.sync import incomplete_partitions, sync_states
 from hub_core.settings import get_settings
 from hub_core.types import Source, SyncStatus
@@ -42,7 +43,7 @@ def affected_days(changed: Iterable[str], margin_hours: float, valid: set[str]) 
     affects every day within `ceil(margin_hours / 24)` of it (one day for a margin up to 24 h,
     two up to 48 h); only days that are partitions are returned.
     """
-    reach = math.ceil(margin_hours / 24) if margin_hours > 0 else 0
+    reach = margin_reach(margin_hours)
     days: set[str] = set()
     for key in changed:
         day = date.fromisoformat(key)
@@ -72,10 +73,15 @@ def queued_days(instance: DagsterInstance) -> set[str]:
     minimum_interval_seconds=30,
     default_status=DefaultSensorStatus.RUNNING,
     description="When a normalized source partition materializes (schedule, backfill or "
-    "late-update pass), reconcile and refresh metrics for every affected day.",
+    "late-update pass), reconcile and refresh metrics for every affected day that both "
+    "sources have synced, with the neighbours its margin reads.",
 )
-def reconcile_changed_days(context: SensorEvaluationContext) -> SensorResult:
-    """Request `reconcile_and_metrics` once per affected day, deduplicated by run key."""
+def reconcile_changed_days(
+    context: SensorEvaluationContext, warehouse: WarehouseResource
+) -> SensorResult:
+    """Request `reconcile_and_metrics` once per affected day whose inputs have all landed
+    (`missing_inputs`: a day one source has not reached yet is requested by the
+    materialization that brings it), none for a day already queued; run keys deduplicate."""
     cursor = int(context.cursor or 0)
     newest = cursor
     changed: set[str] = set()
@@ -87,14 +93,22 @@ def reconcile_changed_days(context: SensorEvaluationContext) -> SensorResult:
             newest = max(newest, record.storage_id)
             if record.partition_key:
                 changed.add(record.partition_key)
+    settings = get_settings()
+    margin = settings.hub_recon_day_margin_hours
     valid = set(daily_partitions.get_partition_keys())
-    days = affected_days(changed, get_settings().hub_recon_day_margin_hours, valid)
+    days = affected_days(changed, margin, valid)
     waiting = queued_days(context.instance)  # a queued run will read what landed: no second
-    requests = [
-        RunRequest(partition_key=day, run_key=f"reconcile-{day}-{newest}")
-        for day in days
-        if day not in waiting
-    ]
+    today = today_in(settings.hub_timezone)
+    with warehouse.engine().connect() as conn:
+        ready = [
+            day
+            for day in days
+            if day not in waiting
+            and not missing_inputs(
+                conn, date.fromisoformat(day), margin, settings.hub_start_date, today
+            )
+        ]
+    requests = [RunRequest(partition_key=day, run_key=f"reconcile-{day}-{newest}") for day in ready]
     return SensorResult(run_requests=requests, cursor=str(newest))
 
 

@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import orjson
@@ -27,6 +27,7 @@ from hub_core.tables import (
     missed_cache_bumps,
     partition_syncs,
     raw_payshack_transactions,
+    reconciliation_runs,
     sync_state,
 )
 from hub_core.timeutil import parse_utc, utc_now
@@ -627,3 +628,25 @@ def clear_missed_bump(engine: Engine) -> None:
     """Forget missed bumps: Redis has just taken one."""
     with engine.begin() as conn:
         conn.execute(missed_cache_bumps.delete())
+
+
+def record_reconciliation_run(
+    conn: Connection, day: date, run_id: str, total: int, missing: list[dict[str, str]]
+) -> None:
+    """Store the day's last reconciliation: provisional when `missing` names inputs
+    (`hub_core.queries.reconciliation.missing_inputs`) it ran without."""
+    values = {
+        "recon_date": day,
+        "run_id": run_id,
+        "run_at": utc_now(),
+        "total": total,
+        "provisional": bool(missing),
+        "reasons": missing,
+    }
+    stmt = insert(reconciliation_runs).values(values)
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["recon_date"],
+            set_={k: stmt.excluded[k] for k in values if k != "recon_date"},
+        )
+    )

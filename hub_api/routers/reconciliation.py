@@ -31,6 +31,7 @@ from hub_core.logging import get_logger
 from hub_core.orchestration import RECONCILE_JOB
 from hub_core.queries import reconciliation as queries
 from hub_core.queries.periods import today_in
+from hub_core.settings import Settings
 from hub_core.timeutil import utc_now
 from hub_core.types import MatchType, Source
 
@@ -253,11 +254,23 @@ def _share(count: int, total: int) -> dict[str, Any]:
     return {"count": count, "percentage": round(count * 100 / total, 2) if total else 0.0}
 
 
-def build_summary(conn: Connection, day: date, timezone: str, margin_hours: float) -> dict:
+def build_summary(conn: Connection, day: date, settings: Settings) -> dict:
     """The summary of `day` as API.md shows it (plain data, JSON-ready)."""
+    zone, margin = settings.hub_timezone, settings.hub_recon_day_margin_hours
     stored = queries.day_summary(conn, day)
     syncs = queries.day_syncs(conn, day.isoformat())
-    reasons = queries.trust_reasons(day, timezone, utc_now(), margin_hours, stored.run_at, syncs)
+    gaps = queries.missing_inputs(conn, day, margin, settings.hub_start_date, today_in(zone))
+    neighbours = [
+        f"{gap['source']} has not synced {gap['partition']} yet, which this day's "
+        "reconciliation reads for its margin"
+        for gap in gaps
+        if gap["partition"] != day.isoformat()  # the day itself: in trust_reasons
+    ]
+    reasons = [
+        *stored.run_reasons,
+        *queries.trust_reasons(day, zone, utc_now(), margin, stored.run_at, syncs),
+        *neighbours,
+    ]
     counts, total = stored.counts, stored.total
     amount = counts.get(MatchType.DISCREPANCY_AMOUNT, 0)
     status = counts.get(MatchType.DISCREPANCY_STATUS, 0)
@@ -316,12 +329,11 @@ def summary(
     ] = None,
 ) -> Response:
     """The summary of the day, cached per data version."""
-    zone = settings.hub_timezone
-    day = date_ or today_in(zone)
+    day = date_ or today_in(settings.hub_timezone)
 
     def compute() -> dict[str, Any]:
         with engine.connect() as conn:
-            return {"data": build_summary(conn, day, zone, settings.hub_recon_day_margin_hours)}
+            return {"data": build_summary(conn, day, settings)}
 
     body = cached_json(redis, "recon_summary", {"date": day.isoformat()}, DEFAULT_TTL, compute)
     return Response(content=body, media_type="application/json")

@@ -3,6 +3,7 @@ trusted, the discrepancy list, and resolutions that outlive re-runs."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -10,7 +11,12 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 from sqlalchemy.dialects.postgresql import insert
 
-from hub_core.tables import discrepancy_resolutions, partition_syncs, reconciliation_results
+from hub_core.tables import (
+    discrepancy_resolutions,
+    partition_syncs,
+    reconciliation_results,
+    reconciliation_runs,
+)
 from hub_core.timeutil import day_bounds
 from hub_core.types import MatchType, Source
 
@@ -162,6 +168,8 @@ class DaySummary:
     counts: dict[str, int] = field(default_factory=dict)
     run_id: str | None = None
     run_at: datetime | None = None
+    run_reasons: list[str] = field(default_factory=list)
+    """The inputs the last reconciliation lacked when it ran, as sentences (empty: none)."""
 
     @property
     def total(self) -> int:
@@ -182,7 +190,48 @@ def day_summary(conn: Connection, day: date) -> DaySummary:
         summary.counts[match_type] = int(n)
         summary.run_id = run_id
         summary.run_at = max(filter(None, [summary.run_at, run_at]), default=None)
+    run = conn.execute(
+        select(reconciliation_runs).where(reconciliation_runs.c.recon_date == day)
+    ).first()
+    if run is not None:
+        summary.run_id, summary.run_at = run.run_id, run.run_at
+        summary.run_reasons = [
+            f"when it was reconciled, {gap['source']} had not synced {gap['partition']}"
+            for gap in run.reasons
+        ]
     return summary
+
+
+def margin_reach(margin_hours: float) -> int:
+    """How many days on each side a day's reconciliation reads: its candidates reach
+    `margin_hours` into the neighbours (one day up to 24 h, two up to 48 h)."""
+    return math.ceil(margin_hours / 24) if margin_hours > 0 else 0
+
+
+def missing_inputs(
+    conn: Connection, day: date, margin_hours: float, first_day: date, last_day: date
+) -> list[dict[str, str]]:
+    """What a reconciliation of `day` would lack: each source's partitions, among the day and
+    the neighbours its margin reads (those between `first_day` and `last_day`), that the
+    source has not synced yet (`partition_syncs`), as `{"source", "partition"}` items. Empty:
+    both sources landed everything."""
+    reach = margin_reach(margin_hours)
+    days = [
+        d
+        for n in range(-reach, reach + 1)
+        if first_day <= (d := day + timedelta(days=n)) <= last_day
+    ]
+    keys = [d.isoformat() for d in days]
+    c = partition_syncs.c
+    synced = set(
+        conn.execute(select(c.source, c.partition_key).where(c.partition_key.in_(keys))).all()
+    )
+    return [
+        {"source": source.value, "partition": key}
+        for key in keys
+        for source in Source
+        if (source.value, key) not in synced
+    ]
 
 
 def day_syncs(conn: Connection, partition_key: str) -> dict[Source, SourceSync | None]:

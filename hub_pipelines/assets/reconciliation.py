@@ -12,6 +12,8 @@ from dagster import (
     asset,
 )
 
+from hub_core.queries.periods import today_in
+from hub_core.queries.reconciliation import missing_inputs
 from hub_core.settings import get_settings
 from hub_pipelines.assets.payshack import payshack_transactions
 from hub_pipelines.assets.vima import NORMALIZED as VIMA_NORMALIZED
@@ -19,6 +21,7 @@ from hub_pipelines.metrics import refresh_hourly_metrics
 from hub_pipelines.partitions import daily_partitions
 from hub_pipelines.reconcile import ReconParams, ReconSummary, reconcile_day
 from hub_pipelines.resources import RedisResource, WarehouseResource
+from hub_pipelines.warehouse import record_reconciliation_run
 
 BREAK_COLUMNS = ("match_type", "match_method", "client_operation_id", "order_id", "amount_diff")
 
@@ -52,17 +55,35 @@ def breaks_markdown(summary: ReconSummary) -> str:
     deps=[VIMA_NORMALIZED, payshack_transactions],
     pool="reconciliation",
     description="Vima against PayShack for the day: one result per pair or orphan.",
-    check_specs=[AssetCheckSpec("match_rate_above_floor", asset="reconciliation")],
+    check_specs=[
+        AssetCheckSpec("match_rate_above_floor", asset="reconciliation"),
+        AssetCheckSpec(
+            "inputs_complete",
+            asset="reconciliation",
+            description="Both sources had synced the day and the neighbours its margin reads; "
+            "otherwise the results are stored provisional.",
+        ),
+    ],
 )
 def reconciliation(
     context: AssetExecutionContext, warehouse: WarehouseResource, redis: RedisResource
 ) -> MaterializeResult:
     """Reconcile the partition's day in SQL and replace its results in one transaction."""
     day = date.fromisoformat(context.partition_key)
+    settings = get_settings()
+    params = recon_params()
     with warehouse.begin() as conn:
-        summary = reconcile_day(conn, day, context.run.run_id, recon_params())
+        missing = missing_inputs(
+            conn,
+            day,
+            params.margin_hours,
+            settings.hub_start_date,
+            today_in(settings.hub_timezone),
+        )
+        summary = reconcile_day(conn, day, context.run.run_id, params)
+        record_reconciliation_run(conn, day, context.run.run_id, summary.total, missing)
     redis.bump_data_version(warehouse.engine())
-    floor = get_settings().hub_recon_min_match_rate
+    floor = settings.hub_recon_min_match_rate
     return MaterializeResult(
         metadata={
             "total": summary.total,
@@ -73,6 +94,8 @@ def reconciliation(
             "largest_breaks": MetadataValue.md(breaks_markdown(summary)),
             "duration_s": round(summary.seconds, 3),
             "step_seconds": MetadataValue.json(summary.step_seconds),
+            "provisional": bool(missing),
+            "missing_inputs": MetadataValue.json(missing),
         },
         check_results=[
             AssetCheckResult(
@@ -80,7 +103,13 @@ def reconciliation(
                 passed=summary.match_rate >= floor,
                 severity=AssetCheckSeverity.WARN,
                 metadata={"match_rate": round(summary.match_rate, 4), "floor": floor},
-            )
+            ),
+            AssetCheckResult(
+                check_name="inputs_complete",
+                passed=not missing,
+                severity=AssetCheckSeverity.WARN,
+                metadata={"missing_inputs": MetadataValue.json(missing)},
+            ),
         ],
     )
 

@@ -9,14 +9,14 @@ from typing import Any
 import pytest
 import redis
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, delete, insert
+from sqlalchemy import Engine, delete, insert, text
 
 from hub_api.main import API_PREFIX
 from hub_core.cache import DATA_VERSION_KEY
 from hub_core.queries.reconciliation import SourceSync, trust_reasons
 from hub_core.tables import reconciliation_results
 from hub_core.types import Source
-from hub_pipelines.warehouse import record_partition_sync
+from hub_pipelines.warehouse import record_partition_sync, record_reconciliation_run
 from tests.api.conftest import OPERATOR, READER
 
 URL = f"{API_PREFIX}/reconciliation"
@@ -63,9 +63,11 @@ def stored(clean_db: Engine) -> Engine:
     return clean_db
 
 
-def _sync(engine: Engine, source: Source, at: datetime, complete: bool = True) -> None:
+def _sync(
+    engine: Engine, source: Source, at: datetime, complete: bool = True, day: date = DAY
+) -> None:
     with engine.begin() as conn:
-        record_partition_sync(conn, source, DAY.isoformat(), at, complete, 10)
+        record_partition_sync(conn, source, day.isoformat(), at, complete, 10)
 
 
 def test_summary_counts_and_shares(api: TestClient, stored: Engine) -> None:
@@ -102,6 +104,14 @@ def test_summary_is_provisional_until_both_sources_synced_the_closed_day(
     assert body["status"] == "provisional"
     assert "vima has not been synced for this day" in body["reasons"]
     assert body["sources"]["vima"] == {"synced_at": None, "complete": None}
+    # the neighbours the 6 h margin reads count too
+    assert (
+        "payshack has not synced 2026-03-11 yet, which this day's reconciliation reads for "
+        "its margin" in body["reasons"]
+    )
+    for neighbour in (DAY - timedelta(days=1), DAY + timedelta(days=1)):
+        for source in Source:
+            _sync(stored, source, DAY_END + timedelta(days=1), day=neighbour)
 
     _sync(stored, Source.VIMA, DAY_END + timedelta(minutes=5))
     _sync(stored, Source.PAYSHACK, DAY_END - timedelta(minutes=5))  # read before the day ended
@@ -120,6 +130,25 @@ def test_summary_is_provisional_until_both_sources_synced_the_closed_day(
         "synced_at": "2026-03-11T00:10:00.000Z",
         "complete": True,
     }
+
+
+def test_a_reconciliation_made_without_all_inputs_stays_provisional(
+    api: TestClient, stored: Engine
+) -> None:
+    day_before, day_after = DAY - timedelta(days=1), DAY + timedelta(days=1)
+    for day in (day_before, DAY, day_after):
+        for source in Source:
+            _sync(stored, source, DAY_END + timedelta(days=1), day=day)
+    missing = [{"source": "payshack", "partition": day_after.isoformat()}]
+    with stored.begin() as conn:  # reconciled while payshack had not reached 03-11
+        record_reconciliation_run(conn, DAY, "run-early", 15, missing)
+        conn.execute(  # as if that run was made before the syncs above
+            text("UPDATE reconciliation_runs SET run_at = :at"), {"at": DAY_END + timedelta(days=2)}
+        )
+    body = api.get(f"{URL}/summary", params={"date": DAY.isoformat()}, headers=READER).json()
+    assert body["data"]["run_id"] == "run-early"
+    assert body["data"]["status"] == "provisional"
+    assert body["data"]["reasons"] == ["when it was reconciled, payshack had not synced 2026-03-11"]
 
 
 def test_summary_of_a_day_without_results_or_still_open(api: TestClient, stored: Engine) -> None:

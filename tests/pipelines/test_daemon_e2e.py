@@ -6,17 +6,21 @@ import os
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter, materialize
 from sqlalchemy import text
 
+from hub_core.types import Source
 from hub_pipelines.assets.vima import vima_assets
 from hub_pipelines.resources import RedisResource, VimaResource, WarehouseResource
+from hub_pipelines.warehouse import record_partition_sync
 from tests.conftest import ROOT, stop_process
 
 DAY = "2026-01-01"
+NEXT_DAY = "2026-01-02"
 
 
 @pytest.fixture
@@ -46,6 +50,13 @@ def test_sensor_reconciles_a_materialized_day_through_the_daemon(
     redis_client,
 ) -> None:
     instance = DagsterInstance.from_config(str(dagster_home))
+    with clean_db.begin() as conn:  # PayShack and the next day have landed already
+        for source, partition in (
+            (Source.PAYSHACK, DAY),
+            (Source.PAYSHACK, NEXT_DAY),
+            (Source.VIMA, NEXT_DAY),
+        ):
+            record_partition_sync(conn, source, partition, datetime.now(UTC), True, 0)
     try:
         result = materialize(
             [vima_assets],
@@ -82,6 +93,11 @@ def test_sensor_reconciles_a_materialized_day_through_the_daemon(
             metrics = conn.execute(
                 text("SELECT count(*) FROM hourly_metrics WHERE hour >= :d"), {"d": DAY}
             ).scalar()
+            provisional = conn.execute(
+                text("SELECT provisional FROM reconciliation_runs WHERE recon_date = :d"),
+                {"d": DAY},
+            ).scalar()
         assert results > 0 and metrics > 0
+        assert provisional is False
     finally:
         instance.dispose()

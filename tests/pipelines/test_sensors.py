@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from dagster import (
@@ -19,7 +20,6 @@ from sqlalchemy import text
 
 from hub_core.types import Source, SyncStatus
 from hub_pipelines.assets.vima import vima_assets
-from hub_pipelines.definitions import defs
 from hub_pipelines.resources import RedisResource, VimaResource, WarehouseResource
 from hub_pipelines.sensors import (
     affected_days,
@@ -27,7 +27,12 @@ from hub_pipelines.sensors import (
     record_failed_sync,
     sync_state_follows_runs,
 )
-from hub_pipelines.warehouse import fail_dead_sync, partition_lock, set_sync_state
+from hub_pipelines.warehouse import (
+    fail_dead_sync,
+    partition_lock,
+    record_partition_sync,
+    set_sync_state,
+)
 from tests.pipelines.conftest import start_sandbox
 
 VALID = {f"2026-02-0{d}" for d in range(1, 8)}
@@ -63,35 +68,52 @@ def _materialized(instance: DagsterInstance, asset: str, partition: str) -> None
     instance.report_runless_asset_event(AssetMaterialization(asset_key=asset, partition=partition))
 
 
-def test_sensor_requests_each_affected_day_once(instance: DagsterInstance) -> None:
-    context = build_sensor_context(instance=instance, definitions=defs)
-    assert reconcile_changed_days(context).run_requests == []
+def _landed(instance: DagsterInstance, engine, source: Source, *partitions: str) -> None:
+    """A source's sync run of each partition: its sync recorded, its normalized asset
+    materialized."""
+    for partition in partitions:
+        with engine.begin() as conn:
+            record_partition_sync(conn, source, partition, datetime.now(UTC), True, 1)
+        _materialized(instance, f"{source.value}_transactions", partition)
 
-    _materialized(instance, "vima_transactions", "2026-02-03")
-    _materialized(instance, "payshack_transactions", "2026-02-03")
-    _materialized(instance, "vima_transactions", "2026-02-05")
+
+def _tick(instance: DagsterInstance, cursor: str | None = None):
+    context = build_sensor_context(
+        instance=instance, cursor=cursor, resources={"warehouse": WarehouseResource()}
+    )
+    return reconcile_changed_days(context)
+
+
+def test_sensor_requests_each_affected_day_once(instance: DagsterInstance, clean_db) -> None:
+    assert _tick(instance).run_requests == []
+    days = [f"2026-02-0{d}" for d in range(1, 8)]
+    _landed(instance, clean_db, Source.PAYSHACK, *days)
+    first = _tick(instance)
+    assert first.run_requests == []  # vima has reached none of them
+    _landed(instance, clean_db, Source.VIMA, *days[:5])
     _materialized(instance, "vima_operations", "2026-02-10")  # raw: not a trigger
-    result = reconcile_changed_days(build_sensor_context(instance=instance, definitions=defs))
+    result = _tick(instance, first.cursor)
     keys = [r.partition_key for r in result.run_requests]
-    assert keys == ["2026-02-02", "2026-02-03", "2026-02-04", "2026-02-05", "2026-02-06"]
-    assert len({r.run_key for r in result.run_requests}) == 5
+    # 02-01 reads 01-31 for its margin and 02-05 reads 02-06: a source has not reached them
+    assert keys == ["2026-02-02", "2026-02-03", "2026-02-04"]
+    assert len({r.run_key for r in result.run_requests}) == 3
     cursor = result.cursor
 
-    again = reconcile_changed_days(
-        build_sensor_context(instance=instance, cursor=cursor, definitions=defs)
-    )
+    again = _tick(instance, cursor)
     assert again.run_requests == [] and again.cursor == cursor
 
-    _materialized(instance, "payshack_transactions", "2026-02-05")  # a late-update pass
-    later = reconcile_changed_days(
-        build_sensor_context(instance=instance, cursor=cursor, definitions=defs)
-    )
-    assert [r.partition_key for r in later.run_requests] == [
+    _landed(instance, clean_db, Source.VIMA, "2026-02-06")  # the lagging source catches up
+    later = _tick(instance, cursor)
+    # (02-06 reads 02-07, which vima has not reached yet)
+    assert [r.partition_key for r in later.run_requests] == ["2026-02-05"]
+    assert not {r.run_key for r in later.run_requests} & {r.run_key for r in result.run_requests}
+
+    _landed(instance, clean_db, Source.PAYSHACK, "2026-02-04")  # a late-update pass
+    assert [r.partition_key for r in _tick(instance, later.cursor).run_requests] == [
+        "2026-02-03",
         "2026-02-04",
         "2026-02-05",
-        "2026-02-06",
     ]
-    assert not {r.run_key for r in later.run_requests} & {r.run_key for r in result.run_requests}
 
 
 def test_run_failure_sensor_marks_the_source_failed(
@@ -140,7 +162,7 @@ def test_run_failure_sensor_marks_the_source_failed(
 
 
 def test_a_day_with_a_queued_reconciliation_is_not_queued_again(
-    instance: DagsterInstance, monkeypatch: pytest.MonkeyPatch
+    instance: DagsterInstance, monkeypatch: pytest.MonkeyPatch, clean_db
 ) -> None:
     """A waiting run of a day suppresses another one. A QUEUED run needs a code-location
     origin to be stored, so the waiting status is NOT_STARTED here; the query is the same."""
@@ -158,8 +180,10 @@ def test_a_day_with_a_queued_reconciliation_is_not_queued_again(
             tags={"dagster/partition": "2026-02-03"},
         )
     )
-    _materialized(instance, "vima_transactions", "2026-02-03")
-    result = reconcile_changed_days(build_sensor_context(instance=instance, definitions=defs))
+    days = ("2026-02-01", "2026-02-02", "2026-02-03", "2026-02-04", "2026-02-05")
+    _landed(instance, clean_db, Source.PAYSHACK, *days)
+    _landed(instance, clean_db, Source.VIMA, *days)
+    result = _tick(instance)  # (02-01 waits for 01-31, 02-05 for 02-06)
     assert [r.partition_key for r in result.run_requests] == ["2026-02-02", "2026-02-04"]
 
 
