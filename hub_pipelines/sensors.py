@@ -70,7 +70,7 @@ def queued_days(instance: DagsterInstance) -> set[str]:
 
 @sensor(
     job=reconcile_job,
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=15,
     default_status=DefaultSensorStatus.RUNNING,
     description="When a normalized source partition materializes (schedule, backfill or "
     "late-update pass), reconcile and refresh metrics for every affected day that both "
@@ -114,7 +114,7 @@ def reconcile_changed_days(
 
 @sensor(
     jobs=[vima_sync_job, payshack_sync_job],
-    minimum_interval_seconds=60,
+    minimum_interval_seconds=30,
     default_status=DefaultSensorStatus.RUNNING,
     description="Sync again every day whose last sync could not read it whole (a PayShack list "
     "that kept moving), until a sync does; the day shows as incomplete meanwhile.",
@@ -173,7 +173,7 @@ def _aware(moment: datetime) -> datetime:
 
 
 @sensor(
-    minimum_interval_seconds=60,
+    minimum_interval_seconds=30,
     default_status=DefaultSensorStatus.RUNNING,
     description="A source left `running` by a run that is no longer alive (killed, its process "
     "lost) is marked failed, as Dagster's run monitoring sees it.",

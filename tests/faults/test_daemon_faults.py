@@ -1,0 +1,185 @@
+"""Faults under the real Dagster daemon (run queue, run monitoring, sensors), runs launched
+through the webserver's GraphQL API as the hub's API does: a SIGKILL of both sources' run
+workers mid-paging, a PayShack day whose list keeps moving, a backfill in which one source lands
+days before the other."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+from pathlib import Path
+
+import pytest
+from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+from sqlalchemy import Engine, text
+
+from hub_api.dagster_client import DagsterClient
+from hub_core.orchestration import RECONCILE_JOB, SYNC_JOBS
+from hub_core.queries.sync import incomplete_partitions
+from hub_core.types import Source
+from hub_sandbox.server import SandboxHandle
+from tests.faults.conftest import (
+    DAYS,
+    assert_exact,
+    assert_nothing_private,
+    dagster_texts,
+    stored_messages,
+    stored_rows,
+    sync_state,
+    wait_for,
+)
+
+pytestmark = pytest.mark.usefixtures("daemon")
+
+NO_RETRY = {"dagster/max_retries": "0"}
+_PID = re.compile(r"Started process for run \(pid: (\d+)\)")
+
+
+@pytest.fixture(scope="module")
+def client(dagster_webserver: str) -> DagsterClient:
+    """The API's client of the test webserver."""
+    return DagsterClient(dagster_webserver, timeout=30)
+
+
+def _status(instance: DagsterInstance, run_id: str) -> DagsterRunStatus:
+    run = instance.get_run_by_id(run_id)
+    assert run is not None
+    return run.status
+
+
+def _succeeded(instance: DagsterInstance, run_id: str, timeout: float = 180) -> None:
+    def done() -> bool:
+        status = _status(instance, run_id)
+        assert status not in (DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED), (
+            f"run {run_id} ended {status.value}"
+        )
+        return status == DagsterRunStatus.SUCCESS
+
+    wait_for(done, timeout, f"run {run_id} to succeed")
+
+
+def _worker_pid(instance: DagsterInstance, run_id: str) -> int | None:
+    for entry in instance.all_logs(run_id):
+        if match := _PID.search(entry.message or ""):
+            return int(match.group(1))
+    return None
+
+
+def _runs(instance: DagsterInstance, job: str, day: str) -> list:
+    return instance.get_runs(RunsFilter(job_name=job, tags={"dagster/partition": day}))
+
+
+def test_sigkill_mid_paging_then_the_next_run_stores_exactly(
+    calm: SandboxHandle,
+    clean_db: Engine,
+    redis_client,
+    instance: DagsterInstance,
+    client: DagsterClient,
+    daemon: Path,
+    dagster_home: Path,
+) -> None:
+    day = DAYS[0]
+    calm.faults.slow_seconds = 0.5
+    calm.faults.set_spec("slow:1")  # each Vima page takes 0.5 s
+    calm.knobs.update(slow_every=1, slow_seconds=0.5)  # and each PayShack list request
+    killed = {source: client.launch(SYNC_JOBS[source], day, NO_RETRY) for source in Source}
+    for source, run_id in killed.items():
+        wait_for(lambda s=source: stored_rows(clean_db, s, day), 120, f"{source}'s first page")
+        pid = wait_for(lambda r=run_id: _worker_pid(instance, r), 30, "the run worker's pid")
+        os.kill(pid, signal.SIGKILL)
+    for source, run_id in killed.items():
+        wait_for(
+            lambda r=run_id: _status(instance, r) == DagsterRunStatus.FAILURE,
+            60,
+            f"Dagster to mark the killed {source} run failed",
+        )
+        assert len(stored_rows(clean_db, source, day)) < 600  # killed mid-paging indeed
+        wait_for(
+            lambda s=source, r=run_id: sync_state(clean_db, s)[:2] == ("failed", r),
+            120,
+            f"sync_state of {source} to follow the dead run",
+        )
+
+    calm.faults.set_spec(None)
+    calm.knobs.update(slow_every=0)
+    again = {source: client.launch(SYNC_JOBS[source], day, NO_RETRY) for source in Source}
+    for source, run_id in again.items():
+        _succeeded(instance, run_id)
+        assert_exact(clean_db, calm, source, day)
+        assert sync_state(clean_db, source)[:2] == ("idle", run_id)
+    assert_nothing_private(
+        calm,
+        daemon.read_text(errors="replace"),
+        dagster_texts(instance, [*killed.values(), *again.values()], dagster_home),
+        stored_messages(clean_db),
+    )
+
+
+def test_a_day_whose_list_keeps_moving_is_finished_by_the_sensor(
+    calm: SandboxHandle,
+    clean_db: Engine,
+    redis_client,
+    instance: DagsterInstance,
+    client: DagsterClient,
+) -> None:
+    day = DAYS[1]
+    calm.knobs.update(insert_every=1, insert_count=2)  # new pay-ins at every list request
+    first = client.launch(SYNC_JOBS[Source.PAYSHACK], day, NO_RETRY)
+    _succeeded(instance, first)
+    with clean_db.connect() as conn:
+        assert list(incomplete_partitions(conn)[Source.PAYSHACK]) == [day]  # not "complete"
+    calm.knobs.update(insert_every=0)  # the list settles: the sensor's run reads it whole
+
+    def finished() -> bool:
+        with clean_db.connect() as conn:
+            return not incomplete_partitions(conn)[Source.PAYSHACK]
+
+    wait_for(finished, 180, "finish_incomplete_days to complete the day")
+    finishing = [
+        run
+        for run in _runs(instance, SYNC_JOBS[Source.PAYSHACK], day)
+        if run.tags.get("hub/trigger") == "finish_incomplete"
+    ]
+    assert len(finishing) == 1
+    _succeeded(instance, finishing[0].run_id)
+    assert_exact(clean_db, calm, Source.PAYSHACK, day)
+
+
+def test_a_source_days_ahead_in_a_backfill_reports_no_final_break(
+    calm: SandboxHandle,
+    clean_db: Engine,
+    redis_client,
+    instance: DagsterInstance,
+    client: DagsterClient,
+    daemon: Path,
+) -> None:
+    """Vima lands the three days, PayShack only the first two: the first day is reconciled
+    once (its inputs, with the next day its margin reads, are all there); the second waits for
+    PayShack's third day, the third for both sources' fourth."""
+    launched = [client.launch(SYNC_JOBS[Source.VIMA], day, NO_RETRY) for day in DAYS]
+    launched += [client.launch(SYNC_JOBS[Source.PAYSHACK], day, NO_RETRY) for day in DAYS[:2]]
+    for run_id in launched:  # (the queue runs one sync of a source at a time)
+        _succeeded(instance, run_id)
+    offset = len(daemon.read_text(errors="replace"))
+
+    def sensor_ticked_twice() -> bool:  # the second tick started: the first saw every event
+        later = daemon.read_text(errors="replace")[offset:]
+        return later.count("Checking for new runs for sensor: reconcile_changed_days") >= 2
+
+    wait_for(sensor_ticked_twice, 120, "two ticks of reconcile_changed_days", every=2)
+    runs = {day: _runs(instance, RECONCILE_JOB, day) for day in DAYS}
+    assert {day: len(found) for day, found in runs.items()} == {DAYS[0]: 1, DAYS[1]: 0, DAYS[2]: 0}
+    _succeeded(instance, runs[DAYS[0]][0].run_id)
+    with clean_db.connect() as conn:
+        days = conn.execute(
+            text("SELECT recon_date::text, provisional FROM reconciliation_runs")
+        ).all()
+        breaks = conn.execute(
+            text(
+                "SELECT DISTINCT recon_date::text FROM reconciliation_results "
+                "WHERE match_type <> 'matched'"
+            )
+        ).scalars()
+        assert set(breaks) <= {DAYS[0]}  # no break for a day PayShack has not finished
+    assert [tuple(row) for row in days] == [(DAYS[0], False)]
