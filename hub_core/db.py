@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 from functools import lru_cache
+from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy import ColumnElement, Connection, Engine, Table, create_engine, text
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import make_url
 
 # Any constant works: it only serializes partition creation across sessions.
@@ -125,3 +127,21 @@ def ensure_month_partitions(conn: Connection, start: date, end: date) -> list[st
         )
         created.append(name)
     return created
+
+
+def upsert(
+    conn: Connection,
+    table: Table,
+    values: dict[str, Any],
+    keys: tuple[str, ...],
+    where: ColumnElement[bool] | None = None,
+) -> int:
+    """Insert one row, or update every other column of the row with the same `keys` (only when
+    the existing row satisfies `where`, if given); returns the rows written (0 or 1)."""
+    stmt = insert(table).values(values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={name: stmt.excluded[name] for name in values if name not in keys},
+        where=where,
+    )
+    return conn.execute(stmt).rowcount

@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 
 from hub_core.cache import DATA_VERSION_KEY
-from hub_core.db import ensure_month_partitions
+from hub_core.db import ensure_month_partitions, upsert
 from hub_core.logging import describe_error, get_logger
 from hub_core.tables import (
     ingest_checkpoints,
@@ -483,17 +483,14 @@ def set_sync_state(
         values["last_successful_sync"] = now
     if records is not None:
         values["records_synced"] = records
-    stmt = insert(sync_state).values(values)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["source"],
-        set_={k: stmt.excluded[k] for k in values if k != "source"},
-        where=None
+    only_if_not_newer = (
+        None
         if unless_newer_than is None
         else (sync_state.c.run_id == run_id)
         | sync_state.c.run_id.is_(None)
-        | (sync_state.c.last_sync_at < unless_newer_than),
+        | (sync_state.c.last_sync_at < unless_newer_than)
     )
-    conn.execute(stmt)
+    upsert(conn, sync_state, values, ("source",), only_if_not_newer)
 
 
 def fail_dead_sync(
@@ -547,13 +544,7 @@ def record_partition_sync(
         "rows": rows,
         "run_id": run_id,
     }
-    stmt = insert(partition_syncs).values(values)
-    conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["source", "partition_key"],
-            set_={k: stmt.excluded[k] for k in values if k not in ("source", "partition_key")},
-        )
-    )
+    upsert(conn, partition_syncs, values, ("source", "partition_key"))
 
 
 class PartitionBusy(RuntimeError):
@@ -643,10 +634,4 @@ def record_reconciliation_run(
         "provisional": bool(missing),
         "reasons": missing,
     }
-    stmt = insert(reconciliation_runs).values(values)
-    conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["recon_date"],
-            set_={k: stmt.excluded[k] for k in values if k != "recon_date"},
-        )
-    )
+    upsert(conn, reconciliation_runs, values, ("recon_date",))

@@ -9,8 +9,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, func, select
-from sqlalchemy.dialects.postgresql import insert
 
+from hub_core.db import upsert
 from hub_core.tables import (
     discrepancy_resolutions,
     partition_syncs,
@@ -136,13 +136,7 @@ def resolve(
         "resolved_at": now,
         "updated_at": now,
     }
-    stmt = insert(discrepancy_resolutions).values(values)
-    conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["discrepancy_key"],
-            set_={k: stmt.excluded[k] for k in values if k != "discrepancy_key"},
-        )
-    )
+    upsert(conn, discrepancy_resolutions, values, ("discrepancy_key",))
 
 
 def results_of(conn: Connection, source: str, source_id: str) -> list[dict[str, Any]]:

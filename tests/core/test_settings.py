@@ -85,6 +85,20 @@ def test_time_helpers() -> None:
     assert (end - start).total_seconds() == 86400
 
 
+def _load(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> Settings:
+    """`get_settings()` with `env` set, its cache cleared before and after."""
+    from hub_core.settings import get_settings
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        return get_settings()
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+
+
 @pytest.mark.parametrize(
     ("env", "named", "expected"),
     [
@@ -102,17 +116,10 @@ def test_time_helpers() -> None:
 def test_bad_settings_are_one_line_naming_the_setting(
     monkeypatch: pytest.MonkeyPatch, env: dict[str, str], named: str, expected: str
 ) -> None:
-    from hub_core.settings import SettingsError, get_settings
+    from hub_core.settings import SettingsError
 
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    try:
-        with pytest.raises(SettingsError) as info:
-            get_settings()
-    finally:
-        monkeypatch.undo()
-        get_settings.cache_clear()
+    with pytest.raises(SettingsError) as info:
+        _load(monkeypatch, env)
     message = str(info.value)
     assert named in message and expected in message
     assert "\n" not in message and "SECRET" not in message
@@ -129,16 +136,9 @@ def test_bad_settings_are_one_line_naming_the_setting(
 def test_a_bad_setting_of_one_source_stops_only_that_source(
     monkeypatch: pytest.MonkeyPatch, env: dict[str, str], broken: str, named: str
 ) -> None:
-    from hub_core.settings import SettingsError, get_settings
+    from hub_core.settings import SettingsError
 
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    try:
-        settings = get_settings()
-    finally:
-        monkeypatch.undo()
-        get_settings.cache_clear()
+    settings = _load(monkeypatch, env)
     other = next(source for source in ("vima", "payshack") if source != broken)
     assert settings.source_error(other) is None
     settings.require_source(other)
