@@ -14,7 +14,6 @@ COPY hub_core ./hub_core
 COPY hub_pipelines ./hub_pipelines
 COPY hub_api ./hub_api
 COPY hub_sandbox ./hub_sandbox
-COPY migrations ./migrations
 COPY alembic.ini workspace.yaml dagster.yaml ./
 RUN pip install --no-cache-dir -e . \
     && mkdir -p "$DAGSTER_HOME" && cp dagster.yaml "$DAGSTER_HOME/dagster.yaml"

@@ -9,7 +9,9 @@ from alembic.config import Config
 
 from hub_core.db import ensure_database
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+"""The Alembic scripts (env.py, versions/), shipped inside hub_core as package data: a wheel
+and an editable install migrate from the same files."""
 
 
 def alembic_config(url: str) -> Config:

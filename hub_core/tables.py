@@ -1,6 +1,6 @@
 """The hub's tables as SQLAlchemy Core definitions: the one place each table is described.
 
-Alembic's history in `migrations/` creates them; pipelines write them; the API reads them.
+Alembic's history in `hub_core/migrations/` creates them; pipelines write them; the API reads them.
 """
 
 from __future__ import annotations

@@ -1,18 +1,27 @@
-"""Alembic history up and down on a freshly created database; partitions of `transactions`."""
+"""Alembic history up and down on a freshly created database; partitions of `transactions`;
+the built wheel migrates on its own."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 import threading
+import zipfile
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError
 
 from hub_core import db, migrate
+from hub_core.settings import get_settings
 from hub_core.tables import metadata
-from tests.conftest import drop_database
+from tests.conftest import ROOT, drop_database
 
 
 @pytest.fixture
@@ -160,3 +169,75 @@ def test_migrations_match_the_table_definitions(engine) -> None:
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     assert [change for change in diff if not on_a_partition(change)] == []
+
+
+def test_the_built_wheel_migrates_without_the_checkout(tmp_path: Path) -> None:
+    """`pip install .` then `hub migrate`: the wheel carries the Alembic history itself."""
+    source = tmp_path / "src"  # a copy, so the build leaves no build/ or egg-info in the checkout
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    for package in ("hub_core", "hub_pipelines", "hub_api", "hub_sandbox"):
+        shutil.copytree(
+            ROOT / package,
+            source / package,
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+        )
+    dist = tmp_path / "dist"
+    subprocess.run(  # build isolation as `pip install .` does it (setuptools>=68 for the build)
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(source)],
+        check=True,
+        capture_output=True,
+        timeout=240,
+    )
+    (wheel,) = dist.glob("payment_hub-*.whl")
+    unpacked = tmp_path / "site"
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        archive.extractall(unpacked)
+    shipped = {f"hub_core/migrations/{p.name}" for p in migrate.MIGRATIONS_DIR.glob("*.py")}
+    shipped |= {
+        f"hub_core/migrations/versions/{p.name}"
+        for p in (migrate.MIGRATIONS_DIR / "versions").glob("*.py")
+    }
+    assert len(shipped) >= 5  # env.py and the versions
+    assert shipped | {"hub_core/migrations/script.py.mako"} <= names
+    assert not any(name.startswith("migrations/") for name in names)
+
+    url = make_url(get_settings().database_url).set(database=f"hub_wheel_{os.getpid()}")
+    rendered = url.render_as_string(hide_password=False)
+    drop_database(rendered)
+    workdir = tmp_path / "elsewhere"  # not the repository root: no alembic.ini, no migrations/
+    workdir.mkdir()
+    script = (
+        "import sys, hub_core\n"
+        "from hub_core import migrate\n"
+        "print(hub_core.__file__)\n"
+        "print(migrate.MIGRATIONS_DIR)\n"
+        "migrate.upgrade(sys.argv[1])\n"
+    )
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", script, rendered],
+            cwd=workdir,
+            env={**os.environ, "PYTHONPATH": str(unpacked)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        module_file, migrations_dir = (Path(line) for line in done.stdout.splitlines()[:2])
+        assert module_file.is_relative_to(unpacked)  # the wheel's hub_core, not the checkout's
+        assert migrations_dir.is_relative_to(unpacked)
+
+        head = ScriptDirectory(str(migrate.MIGRATIONS_DIR)).get_current_head()
+        engine = create_engine(rendered)
+        try:
+            with engine.connect() as conn:
+                versions = conn.execute(text("SELECT version_num FROM alembic_version")).scalars()
+                assert list(versions) == [head]
+            assert "transactions" in inspect(engine).get_table_names()
+        finally:
+            engine.dispose()
+    finally:
+        drop_database(rendered)
