@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from hub_core.settings import Settings, get_settings
 from hub_core.types import Source
 
 CODE_LOCATION = "hub_pipelines"
@@ -23,8 +24,15 @@ SYNC_JOBS: dict[Source, str] = {Source.VIMA: "vima_sync", Source.PAYSHACK: "pays
 RECONCILE_JOB = "reconcile_and_metrics"
 """The job that reconciles a day and refreshes its hourly metrics."""
 
-SYNC_EVERY_MINUTES: dict[Source, int] = {Source.VIMA: 5, Source.PAYSHACK: 10}
-"""The frequent schedule of each source (`*/N * * * *` in the hub timezone)."""
+
+def sync_every_minutes(source: Source, settings: Settings | None = None) -> int:
+    """The frequent schedule of `source` (`*/N * * * *` in the hub timezone):
+    HUB_VIMA_SYNC_EVERY_MINUTES (5) and HUB_PAYSHACK_SYNC_EVERY_MINUTES (10)."""
+    settings = settings or get_settings()
+    return {
+        Source.VIMA: settings.hub_vima_sync_every_minutes,
+        Source.PAYSHACK: settings.hub_payshack_sync_every_minutes,
+    }[source]
 
 
 def next_tick(now: datetime, every_minutes: int, timezone: str) -> datetime:

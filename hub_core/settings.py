@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     hub_client_project_map: Annotated[dict[str, str], NoDecode] = Field(
         default_factory=lambda: {"91G_TECH_PVT_LTD": "91game", "CRSL_GAMING_LLP": "caroussel"}
     )
+    hub_vima_sync_every_minutes: int = Field(default=5, ge=1, le=60)
+    hub_payshack_sync_every_minutes: int = Field(default=10, ge=1, le=60)
     hub_recon_day_margin_hours: float = Field(default=6, ge=0, le=48)
     hub_recon_fallback_minutes: float = Field(default=10, gt=0, le=1440)
     hub_recon_amount_tolerance: Decimal = Field(default=Decimal("0.01"), ge=0)

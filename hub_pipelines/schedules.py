@@ -19,7 +19,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
     UnresolvedAssetJobDefinition,
 )
 
-from hub_core.orchestration import SOURCE_TAG, SYNC_EVERY_MINUTES
+from hub_core.orchestration import SOURCE_TAG, sync_every_minutes
 from hub_core.settings import get_settings
 from hub_core.types import Source
 from hub_pipelines.jobs import payshack_sync_job, vima_sync_job
@@ -91,9 +91,11 @@ def build_source_schedules(
             return SkipReason(error)
         if source_busy(context.instance, source):
             return SkipReason(f"a {source.value} run is already queued or running")
+        first = get_settings().hub_start_date.isoformat()
         return [
             RunRequest(partition_key=key, tags={"hub/trigger": "schedule"})
             for key in recent_partition_keys(_scheduled_time(context), timezone)
+            if key >= first  # (yesterday is no partition on the first day)
         ]
 
     @schedule(
@@ -120,8 +122,8 @@ def build_source_schedules(
 
 
 vima_schedules = build_source_schedules(
-    Source.VIMA, vima_sync_job, every_minutes=SYNC_EVERY_MINUTES[Source.VIMA]
+    Source.VIMA, vima_sync_job, every_minutes=sync_every_minutes(Source.VIMA)
 )
 payshack_schedules = build_source_schedules(
-    Source.PAYSHACK, payshack_sync_job, every_minutes=SYNC_EVERY_MINUTES[Source.PAYSHACK]
+    Source.PAYSHACK, payshack_sync_job, every_minutes=sync_every_minutes(Source.PAYSHACK)
 )

@@ -27,6 +27,14 @@ set -a
 # shellcheck disable=SC1091
 source "$HUB_DIR/demo.env"
 set +a
+READER_KEY=$(echo "$HUB_API_KEYS" | cut -d, -f1 | cut -d: -f1)
+OPERATOR_KEY=$(echo "$HUB_API_KEYS" | cut -d, -f2 | cut -d: -f1)
+if [ -n "${HUB_DEMO_API_KEY:-}" ]; then  # your own operator key, e.g. for a dashboard
+    OPERATOR_KEY=$HUB_DEMO_API_KEY
+    export HUB_API_KEYS="$READER_KEY:reader,$OPERATOR_KEY:operator"
+fi
+# A terminal is for people: human-readable logs (services keep JSON, the default).
+export HUB_LOG_JSON="${HUB_LOG_JSON:-false}"
 export DAGSTER_HOME="$HUB_DIR/dagster"
 cp dagster.yaml "$DAGSTER_HOME/dagster.yaml"
 # dagster.yaml reads its storage URL from the environment; take it from the hub settings.
@@ -53,25 +61,38 @@ pids+=($!)
 "$BIN/dagster-daemon" run -w workspace.yaml >"$LOGS/daemon.log" 2>&1 &
 pids+=($!)
 
-echo "waiting for Dagster..."
+printf "starting Dagster (webserver and daemon, ~10 s)"
+ready=""
 for _ in $(seq 1 90); do
-    curl -fsS -o /dev/null -X POST -H 'Content-Type: application/json' \
-        -d '{"query":"{ version }"}' "$DAGSTER_GRAPHQL_URL" && break
+    if curl -fs -o /dev/null -X POST -H 'Content-Type: application/json' \
+        -d '{"query":"{ version }"}' "$DAGSTER_GRAPHQL_URL" 2>/dev/null; then
+        ready=yes
+        break
+    fi
+    printf "."
     sleep 1
 done
+if [ -z "$ready" ]; then
+    echo " Dagster did not answer within 90 s: see $LOGS/webserver.log" >&2
+    exit 1
+fi
+echo " ready"
 for job in vima_sync payshack_sync; do
     "$BIN/dagster" job backfill -w workspace.yaml -j "$job" --from "$START" --to "$TODAY" \
         --noprompt >>"$LOGS/backfill.log" 2>&1 || echo "backfill of $job not submitted (see $LOGS/backfill.log)"
 done
 
-READER_KEY=$(echo "$HUB_API_KEYS" | cut -d, -f1 | cut -d: -f1)
 cat <<INFO
 
-Payment Hub demo
-  API          http://127.0.0.1:8000/api/v1/health   (docs: /api/v1/docs)
-  API key      $READER_KEY   (reader; operator key in .hub/demo.env)
-  Dagster UI   http://127.0.0.1:3000
-  Vima sandbox http://127.0.0.1:8081   PayShack dashboard http://127.0.0.1:8082
-  Logs         $LOGS
+  Payment Hub is running (sandbox providers, live: new payments every few seconds)
+
+  Dagster UI     http://127.0.0.1:3000        (a backfill of $START..$TODAY is running)
+  API docs       http://127.0.0.1:8000/api/v1/docs
+  Reader key     $READER_KEY
+  Operator key   $OPERATOR_KEY
+  Try            curl -s -H "X-API-Key: $READER_KEY" "http://127.0.0.1:8000/api/v1/metrics/overview?from_date=$START&to_date=$TODAY"
+  Providers      Vima http://127.0.0.1:8081   PayShack dashboard http://127.0.0.1:8082
+  Logs           $LOGS   (Ctrl-C stops everything)
+
 INFO
 "$BIN/hub" api --host 127.0.0.1 --port 8000

@@ -12,7 +12,7 @@ from hub_api.deps import ConnectionDep, DagsterDep, OperatorDep, ReaderDep, Redi
 from hub_api.errors import APIError, invalid
 from hub_api.launching import launch_exclusive
 from hub_api.schemas import UTCTime, error_responses
-from hub_core.orchestration import SOURCE_TAG, SYNC_EVERY_MINUTES, SYNC_JOBS, next_tick
+from hub_core.orchestration import SOURCE_TAG, SYNC_JOBS, next_tick, sync_every_minutes
 from hub_core.queries.periods import today_in
 from hub_core.queries.sync import incomplete_partitions, sync_states
 from hub_core.timeutil import utc_now
@@ -138,7 +138,9 @@ def status(_role: ReaderDep, conn: ConnectionDep, settings: SettingsDep) -> Sync
         SourceStatus(
             **{k: v for k, v in state.items() if k in SourceStatus.model_fields and k != "source"},
             source=source,
-            next_sync_at=next_tick(now, SYNC_EVERY_MINUTES[source], settings.hub_timezone),
+            next_sync_at=next_tick(
+                now, sync_every_minutes(source, settings), settings.hub_timezone
+            ),
             incomplete_partitions=list(incomplete[source]),
         )
         for source, state in sync_states(conn).items()
