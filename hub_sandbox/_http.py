@@ -146,7 +146,8 @@ def add_sandbox_routes(
             except ValueError as exc:
                 return json_response({"error": str(exc)}, 400)
         applied = world.apply_late_changes(until)
-        return json_response({"applied": applied, "pending": world.pending_late_changes()})
+        pending, held = world.pending_late_changes(), world.held_back()
+        return json_response({"applied": applied, "pending": pending, "held": held})
 
     @app.post("/_sandbox/reset-stats", include_in_schema=False)
     async def sandbox_reset_stats() -> Response:

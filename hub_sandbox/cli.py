@@ -96,7 +96,10 @@ def truth(
     days: Days = 7,
     per_day: PerDay = 2000,
 ) -> None:
-    """Write the expected reconciliation results of a scenario as JSON."""
+    """Write the expected reconciliation results of a scenario as JSON.
+
+    Live mode serves today's rows as they are created: today's truth is complete after the day.
+    """
     scenario = build(seed, start, days, per_day)
     out.write_bytes(dumps(scenario.truth_document()) + b"\n")
     counts = {day: len(entries) for day, entries in scenario.truth_by_day().items()}

@@ -24,6 +24,8 @@ JSON API (SOURCES.md), with these choices where it is silent:
 - `PayShackKnobs` (at creation, or at runtime via `POST /_sandbox/knobs`) injects trouble into
   the list requests: rows inserted before answering (pages shift), slow answers, 5xx errors,
   and failing logins.
+- Live mode (`hub sandbox --live`): only rows created by now exist, in lists, counts and
+  lookups alike; the others appear as their `createdAt` passes (`hub_sandbox.world`).
 - `GET /_sandbox/stats`, `POST /_sandbox/advance`, `POST /_sandbox/reset-stats`,
   `GET|POST /_sandbox/knobs` for tests.
 
@@ -42,7 +44,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field, fields
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -350,7 +352,7 @@ def create_payshack_app(
                 query.date_to
                 or query.date_from
                 or world.payshack_latest_day(kind)
-                or ist_date(datetime.now(UTC))
+                or ist_date(world.now())
             )
             added = world.insert_payshack_rows(kind, day, knob.insert_count, query.status)
             stats.add("rows_inserted", len(added))

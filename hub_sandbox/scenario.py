@@ -13,7 +13,8 @@ INTERFACE (fixed; shared by the generator and the stand-in servers):
   giving it a new `operation_update_id` / `operation_modified_at` (Vima) or `modifiedAt`
   (PayShack).
 - `Scenario.truth`: the expected reconciliation results in the final state (after every late
-  change), one entry per pair or orphan.
+  change), one entry per pair or orphan. In live mode the stand-ins serve each object only once
+  its creation time has passed, so the truth of a day (today) is complete only after it is over.
 
 Value conventions: Vima `complete_amount` is a string with the currency's exponent of decimals
 (`"1500.00"`, `"1500"` for JPY, `"12.500"` for KWD) and `card_finish[].charged_fee` is a JSON
@@ -129,6 +130,9 @@ class Scenario:
     payshack_payouts: list[dict[str, Any]] = field(default_factory=list, repr=False)
     late_changes: list[LateChange] = field(default_factory=list, repr=False)
     truth: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    """Expected results of the whole scenario (every object, every late change). In live mode
+    the stand-ins serve an object only once its creation time has passed (and the live feed
+    adds payments of its own), so today's truth is complete only after the day is over."""
     projects: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_PROJECTS))
     """Share of Vima operations per project (the `projects` argument of `generate`)."""
     counters: dict[str, int] = field(default_factory=dict)

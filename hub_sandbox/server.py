@@ -116,7 +116,10 @@ class SandboxHandle:
         self.payshack_app.state.stats.reset()
 
     def advance(self, until: datetime | None = None) -> int:
-        """Apply the late changes due at `until` (all when None); returns how many."""
+        """Apply the late changes due at `until` (all when None); returns how many.
+
+        In live mode, the held-back rows created by `until` (all when None) appear first.
+        """
         return self.world.apply_late_changes(until)
 
 
@@ -176,7 +179,9 @@ def running_sandbox(
 
     `scenario` may be a ready `World` (to reuse a large one). `faults` is a `FaultPlan` or a
     spec such as `429:7,reset:19` (`slow_seconds` / `retry_after` override the plan's). With
-    `live`, the world's live-mode thread runs every `live_interval` seconds.
+    `live`, the world's live-mode thread runs every `live_interval` seconds and the stand-ins
+    serve only the rows created by the world's clock (`World.start_live`); without it, every
+    row of the scenario, future ones included.
     """
     plan = _faults(faults, slow_seconds, retry_after)
     knob = _knobs(knobs)
@@ -189,11 +194,11 @@ def running_sandbox(
     ]
     started: list[_ServerThread] = []
     try:
+        if live:  # before serving: the rows not created yet are held back from the start
+            world.start_live(interval=live_interval)
         for thread in threads:
             thread.start()
             started.append(thread)
-        if live:
-            world.start_live(interval=live_interval)
         yield SandboxHandle(
             vima_url=threads[0].url,
             payshack_url=threads[1].url,
@@ -263,10 +268,10 @@ def serve_forever(
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
+        if live:  # before serving: the rows not created yet are held back from the start
+            world.start_live(interval=live_interval)
         for thread in threads:
             thread.start()
-        if live:
-            world.start_live(interval=live_interval)
         log.info(
             "sandbox serving: Vima %s%s, PayShack %s (dashboard %s/login)%s",
             threads[0].url,

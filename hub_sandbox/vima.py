@@ -25,6 +25,9 @@ Behaviour (SOURCES.md, plus the choices below where it is silent):
   `garbage` (HTTP 200 with, alternately, a truncated JSON array or an HTML page) and `reset`
   (the response head and half the body are sent, then the TCP connection is closed: the client
   gets a protocol error, e.g. `httpx.RemoteProtocolError`).
+- Live mode (`hub sandbox --live`): only operations created by now exist; the others appear
+  as their `operation_created_at` passes, with the next create and update ids
+  (`hub_sandbox.world`).
 - `GET /_sandbox/stats`, `POST /_sandbox/advance`, `POST /_sandbox/reset-stats` for tests.
 """
 

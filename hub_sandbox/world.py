@@ -12,6 +12,17 @@ O(log n + page size):
 - PayShack: per table (pay-in, pay-out), rows sorted by `(createdAt, txnId)` per IST calendar day
   and per (IST day, lower-case status), so a dashboard page, newest first, is a slice.
 
+Live mode (`World.start_live`) follows a clock (`datetime.now(UTC)` unless one is injected): a
+provider never returns what has not happened yet, so the rows created after the clock's time
+(the rest of today, when the scenario ends today) are held back in a queue ordered by creation
+time, out of every index, and released into the indexes as their time passes: at every live
+tick and right before answering any read. A released Vima operation takes the next
+`operation_create_id` and `operation_update_id`, as a new one would, so both cursors stay
+monotonic in the order operations become visible. Late changes are applied once their time has
+passed, after the release of the rows created by then. Outside live mode every row is served
+at once. The scenario's truth stays the full scenario's: in live mode, today's is complete only
+after the day is over.
+
 Objects of the `Scenario` are never mutated: a change replaces the stored dict by a shallow copy
 with the changed top-level fields (copy on write), so a scenario can back several worlds.
 
@@ -25,6 +36,7 @@ import bisect
 import heapq
 import itertools
 import logging
+import math
 import random
 import re
 import threading
@@ -72,6 +84,22 @@ def _utc_day(timestamp: str) -> date:
     return parse_utc(timestamp).date()
 
 
+def _timestamp(text: str) -> float:
+    """Epoch seconds of an ISO 8601 timestamp (naive means UTC)."""
+    try:
+        parsed = datetime.fromisoformat(text)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+    except ValueError:
+        parsed = parse_utc(text)
+    return parsed.timestamp()
+
+
+def _utc_now() -> datetime:
+    """The wall-clock time, aware UTC (the default clock of a `World`)."""
+    return datetime.now(UTC)
+
+
 def _digits(value: Any, what: str) -> int:
     text = str(value)
     if not text.isascii() or not text.isdigit():
@@ -108,6 +136,16 @@ class _Log:
         else:
             self.keys.append(key)
             self.ids.append(op_id)
+
+    def discard(self, gone: set[str]) -> None:
+        """Drop every entry of the operations in `gone`."""
+        kept = [
+            (key, op_id)
+            for key, op_id in zip(self.keys, self.ids, strict=True)
+            if op_id not in gone
+        ]
+        self.keys = [key for key, _ in kept]
+        self.ids = [op_id for _, op_id in kept]
 
     def ascending(self, after: int | None) -> Iterator[tuple[int, str]]:
         start = 0 if after is None else bisect.bisect_right(self.keys, after)
@@ -206,17 +244,37 @@ class _PayShackTable:
             self.by_order.setdefault(str(order_id), set()).add(txn_id)
 
     def remove(self, txn_id: str) -> dict[str, Any]:
-        row = self.rows.pop(txn_id)
-        self.cache.pop(txn_id, None)
-        day, status, key = self.keys.pop(txn_id)
+        day, status, key = self.keys[txn_id]
         for sorted_list in (self.by_day[day], self.by_day_status[(day, status)]):
             index = bisect.bisect_left(sorted_list, key)
             if index < len(sorted_list) and sorted_list[index] == key:
                 del sorted_list[index]
+        return self._forget(txn_id)
+
+    def _forget(self, txn_id: str) -> dict[str, Any]:
+        """Drop `txn_id` from everything but the sorted lists; returns its row."""
+        row = self.rows.pop(txn_id)
+        self.cache.pop(txn_id, None)
+        del self.keys[txn_id]
         order_id = row.get("orderId")
         if order_id is not None:
             self.by_order.get(str(order_id), set()).discard(txn_id)
         return row
+
+    def hold_back(self, after: float, first_day: date) -> list[tuple[float, dict[str, Any]]]:
+        """Remove the rows created after epoch second `after`; returns (creation, row) of each.
+
+        Only IST days from `first_day` (the IST date of `after`) can hold such rows.
+        """
+        for (day, _status), status_list in self.by_day_status.items():
+            if day >= first_day:
+                status_list[:] = [key for key in status_list if key[0] <= after]
+        held: list[_SortKey] = []
+        for day in self.days[bisect.bisect_left(self.days, first_day) :]:
+            day_list = self.by_day[day]
+            held.extend(key for key in day_list if key[0] > after)
+            day_list[:] = [key for key in day_list if key[0] <= after]
+        return [(created, self._forget(txn_id)) for created, txn_id in held]
 
     def row_bytes(self, txn_id: str) -> bytes:
         cached = self.cache.get(txn_id)
@@ -301,10 +359,15 @@ def _field(batch: Any, name: str) -> list[Any]:
 
 
 class World:
-    """Thread-safe in-memory state of Vima and PayShack, built from a `Scenario`."""
+    """Thread-safe in-memory state of Vima and PayShack, built from a `Scenario`.
 
-    def __init__(self, scenario: Scenario) -> None:
+    `clock` gives the current time (aware UTC; default the wall clock): live mode serves only
+    the rows created by then, and it dates what the world creates itself.
+    """
+
+    def __init__(self, scenario: Scenario, clock: Callable[[], datetime] | None = None) -> None:
         self.scenario = scenario
+        self._clock: Callable[[], datetime] = clock or _utc_now
         self._lock = threading.RLock()
         self._rng = random.Random(scenario.seed ^ 0x5A5D)
         # Vima
@@ -332,6 +395,9 @@ class World:
         self._seq = itertools.count()
         self.unmatched_changes = 0
         self.applied_changes = 0
+        # live mode: rows not created yet, heap of (creation epoch s, seq, source, row)
+        self._held: list[tuple[float, int, str, dict[str, Any]]] = []
+        self._follow_clock = False
         # live mode
         self._live_thread: threading.Thread | None = None
         self._live_stop = threading.Event()
@@ -396,23 +462,27 @@ class World:
     def vima_count(self) -> int:
         """Number of Vima operations."""
         with self._lock:
+            self._catch_up()
             return len(self._ops)
 
     def vima_operation(self, operation_id: str) -> dict[str, Any] | None:
         """The current state of one operation (a copy), or None."""
         with self._lock:
+            self._catch_up()
             op = self._ops.get(operation_id)
             return dict(op) if op is not None else None
 
     def vima_operations(self, day: date | None = None) -> list[dict[str, Any]]:
         """Current operations (shallow copies), ascending create id; only `day` (UTC) if given."""
         with self._lock:
+            self._catch_up()
             log_ = self._create_all if day is None else self._create_day.get(day, _Log())
             return [dict(self._ops[op_id]) for op_id in log_.ids]
 
     def vima_ids(self, query: VimaQuery) -> list[str]:
         """Operation ids answering `query`, in response order."""
         with self._lock:
+            self._catch_up()
             return list(itertools.islice(self._vima_iter(query), query.count))
 
     def vima_page(self, query: VimaQuery) -> tuple[bytes, int]:
@@ -482,7 +552,7 @@ class World:
             create_int, update_int = int(create_id), int(update_id)
             stored["operation_create_id"] = str(create_int)
             stored["operation_update_id"] = str(update_int)
-            now = isoformat_z(datetime.now(UTC))
+            now = isoformat_z(self._clock())
             stored.setdefault("operation_created_at", now)
             stored.setdefault("operation_modified_at", stored["operation_created_at"])
             op_id = str(stored["operation_id"])
@@ -527,11 +597,13 @@ class World:
     def payshack_count(self, kind: PayShackKind) -> int:
         """Number of rows in one PayShack list."""
         with self._lock:
+            self._catch_up()
             return len(self._tables[kind].rows)
 
     def payshack_rows(self, kind: PayShackKind) -> list[dict[str, Any]]:
         """Current rows (shallow copies), newest first like the dashboard."""
         with self._lock:
+            self._catch_up()
             table = self._tables[kind]
             order = sorted(table.rows, key=lambda txn: table.keys[txn][2], reverse=True)
             return [dict(table.rows[txn]) for txn in order]
@@ -539,17 +611,20 @@ class World:
     def payshack_row(self, kind: PayShackKind, txn_id: str) -> dict[str, Any] | None:
         """One row (a copy), or None."""
         with self._lock:
+            self._catch_up()
             row = self._tables[kind].rows.get(txn_id)
             return dict(row) if row is not None else None
 
     def payshack_page(self, kind: PayShackKind, query: PayShackQuery) -> tuple[list[bytes], int]:
         """Serialized rows of one page (newest first by createdAt, then txnId) and the total."""
         with self._lock:
+            self._catch_up()
             return self._tables[kind].page(query)
 
     def payshack_latest_day(self, kind: PayShackKind) -> date | None:
         """The newest IST day that holds rows of `kind`."""
         with self._lock:
+            self._catch_up()
             table = self._tables[kind]
             for day in reversed(table.days):
                 if table.by_day.get(day):
@@ -575,11 +650,12 @@ class World:
 
         Each is a copy of an existing row (of that day and status when possible) with fresh
         ids; it is recorded in `inserted_payshack_rows`. On today's date, rows are not dated
-        after `now`.
+        after `now`; in live mode, a row of a later day is held back until its time.
         """
         with self._lock:
+            self._catch_up()
             table = self._tables[kind]
-            now = now or datetime.now(UTC)
+            now = now or self._clock()
             pool: list[_SortKey] = []
             if status:
                 pool = table.by_day_status.get((day, status.lower()), [])
@@ -596,7 +672,10 @@ class World:
                 row["modifiedAt"] = row["createdAt"]
                 if status:
                     row["txnStatus"] = _status_like(template.get("txnStatus"), status)
-                table.add(row)
+                if self._follow_clock and when > now:  # live mode, a future day: not yet
+                    self._hold(when.timestamp(), kind, row)
+                else:
+                    table.add(row)
                 self.inserted_payshack_rows.append((kind, row))
                 created.append(dict(row))
             return created
@@ -639,13 +718,15 @@ class World:
     def apply_late_changes(self, until: datetime | None = None) -> int:
         """Apply the pending late changes due at `until` (all when None); returns how many.
 
-        Vima: set the changed fields, give the operation the next `operation_update_id` and set
-        `operation_modified_at` (to the change's time unless the change sets it). PayShack: set
-        the fields and `modifiedAt`. A change whose object does not exist is dropped and
-        counted in `unmatched_changes`.
+        The rows held back (live mode) created by `until` (all when None) are released first,
+        so a change never misses its object. Vima: set the changed fields, give the operation
+        the next `operation_update_id` and set `operation_modified_at` (to the change's time
+        unless the change sets it). PayShack: set the fields and `modifiedAt`. A change whose
+        object does not exist is dropped and counted in `unmatched_changes`.
         """
         applied = 0
         with self._lock:
+            self.release(until)
             while self._pending and (until is None or self._pending[0][0] <= until):
                 _at, _seq, change = heapq.heappop(self._pending)
                 if change.source == "vima":
@@ -658,6 +739,109 @@ class World:
                     self.unmatched_changes += 1
             self.applied_changes += applied
         return applied
+
+    # ---------------------------------------------------------------- the clock
+
+    def now(self) -> datetime:
+        """The world's current time (its clock)."""
+        return self._clock()
+
+    def freeze_clock(self, at: datetime | None = None) -> datetime:
+        """Stop the clock at `at` (default: its current time): from now on the world serves
+        exactly what was created up to then (what an end-to-end test compares against)."""
+        with self._lock:
+            moment = at or self._clock()
+            self._clock = lambda: moment
+            return moment
+
+    def hold_back_future(self, now: datetime | None = None) -> int:
+        """Take the rows created after `now` (the clock's time by default) out of view.
+
+        Vima operations and PayShack rows created later wait in a queue ordered by creation
+        time; `release` (called by every read, live tick and `apply_late_changes`) makes them
+        visible as the clock passes their creation. From this call on, every read first catches
+        up with the clock. Returns how many rows are held back in all.
+        """
+        with self._lock:
+            now = now or self._clock()
+            self._follow_clock = True
+            after = now.timestamp()
+            self._hold_back_vima(after, now.astimezone(UTC).date())
+            for kind, table in self._tables.items():
+                for created, row in table.hold_back(after, ist_date(now)):
+                    self._hold(created, kind, row)
+            return len(self._held)
+
+    def _hold_back_vima(self, after: float, first_day: date) -> None:
+        """Move the operations created after epoch second `after` to the held-back queue."""
+        days = self._vima_days[bisect.bisect_left(self._vima_days, first_day) :]
+        held = [
+            (created, op_id)
+            for day in days
+            for op_id in self._create_day.get(day, _Log()).ids
+            if (created := _timestamp(str(self._ops[op_id]["operation_created_at"]))) > after
+        ]
+        if not held:
+            return
+        gone = {op_id for _, op_id in held}
+        logs = [self._create_all, self._update_all]
+        logs += [
+            by_day[day]
+            for by_day in (self._create_day, self._update_day)
+            for day in days
+            if day in by_day
+        ]
+        for log_ in logs:
+            log_.discard(gone)
+        for created, op_id in held:
+            for index in (self._op_bytes, self._op_update, self._op_create, self._op_day):
+                index.pop(op_id, None)
+            self._hold(created, "vima", self._ops.pop(op_id))
+
+    def _hold(self, created: float, source: str, row: dict[str, Any]) -> None:
+        heapq.heappush(self._held, (created, next(self._seq), source, row))
+
+    def held_back(self) -> int:
+        """Number of rows held back until their creation time (live mode)."""
+        with self._lock:
+            return len(self._held)
+
+    def next_release_at(self) -> datetime | None:
+        """Creation time of the next held-back row, or None."""
+        with self._lock:
+            return datetime.fromtimestamp(self._held[0][0], UTC) if self._held else None
+
+    def release(self, until: datetime | None = None) -> int:
+        """Make the held-back rows created by `until` (all when None) visible, oldest first.
+
+        A released Vima operation takes the next `operation_create_id` and
+        `operation_update_id` (its other fields are the scenario's), so neither cursor ever
+        hands out an id below one a client has already paged past. Returns how many.
+        """
+        with self._lock:
+            limit = math.inf if until is None else until.timestamp()
+            held, released = self._held, 0
+            while held and held[0][0] <= limit:
+                _created, _seq, source, row = heapq.heappop(held)
+                if source == "vima":
+                    ids = {"operation_create_id": None, "operation_update_id": None}
+                    self.add_vima_operation({**row, **ids})
+                else:
+                    self._tables[source].add(row)  # type: ignore[index]
+                released += 1
+            return released
+
+    def _catch_up(self) -> None:
+        """In live mode, release the rows created by now and apply the late changes due.
+
+        Called (under the lock) by every read; two comparisons when nothing is due.
+        """
+        if not self._follow_clock:
+            return
+        now = self._clock()
+        due_row = bool(self._held) and self._held[0][0] <= now.timestamp()
+        if due_row or (self._pending and self._pending[0][0] <= now):
+            self.apply_late_changes(now)
 
     # ---------------------------------------------------------------- live mode
 
@@ -692,11 +876,17 @@ class World:
             self._update_id_source = getattr(feed, "next_update_id", None)
 
     def live_tick(self, feed: Any, now: datetime | None = None) -> dict[str, int]:
-        """One live-mode step: ingest `feed.tick(now)`, then apply the late changes due."""
+        """One live-mode step at `now` (the clock's time by default).
+
+        Release the held-back rows created by `now`, ingest `feed.tick(now)`, then apply the
+        late changes due.
+        """
         if self._update_id_source is None:
             self.attach_feed(feed)
-        now = now or datetime.now(UTC)
+        now = now or self._clock()
+        released = self.release(now)
         counts = self.ingest(feed.tick(now))
+        counts["released"] = released
         counts["applied"] = self.apply_late_changes(now)
         self.live_ticks += 1
         return counts
@@ -704,12 +894,14 @@ class World:
     def start_live(self, feed: Any | None = None, interval: float = 3.0) -> None:
         """Start the live-mode thread: every `interval` seconds, `live_tick(feed)`.
 
-        `feed` defaults to `scenario.live_feed()`; without one, the thread only applies due
-        late changes.
+        `feed` defaults to `scenario.live_feed()`; without one, the thread only releases rows
+        and applies due late changes. First, the rows created after the clock's time are held
+        back (`hold_back_future`): from now on the world serves only what exists by its clock.
         """
         with self._lock:
             if self._live_thread is not None:
                 return
+            self.hold_back_future()
             if feed is None:
                 factory: Callable[[], Any] | None = getattr(self.scenario, "live_feed", None)
                 feed = factory() if factory is not None else None
@@ -739,7 +931,7 @@ class World:
                 if feed is not None:
                     self.live_tick(feed)
                 else:
-                    self.apply_late_changes(datetime.now(UTC))
+                    self.apply_late_changes(self._clock())
                     self.live_ticks += 1
             except Exception:  # keep serving; the error is visible in the log and counters
                 self.live_errors += 1
