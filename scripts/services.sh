@@ -1,21 +1,12 @@
 #!/usr/bin/env bash
-# Start PostgreSQL 15 and Redis 7 on their standard local ports when they are not answering.
-# Used by .ci/run and `make demo` on a development machine (docker-compose.yml does this in a
-# full deployment).
+# Make PostgreSQL and Redis answer: the configured ones, else this machine's services (Debian:
+# pg_ctlcluster, redis-server), else embedded ones under .hub/ (extra `embedded`). Writes their
+# URLs to .hub/services.env (`set -a; source .hub/services.env; set +a`). The logic lives in
+# hub_core/devservices.py; `make demo`, `make test` and .ci/run call it directly. Arguments are
+# passed on, e.g. `scripts/services.sh --embedded`; `python -m hub_core.devservices stop` stops
+# the embedded ones.
 set -euo pipefail
-
-if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
-    echo "starting PostgreSQL"
-    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" main start
-    for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done
-fi
-pg_isready -h 127.0.0.1 -p 5432 -q || { echo "PostgreSQL is not answering on 5432" >&2; exit 1; }
-
-if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
-    echo "starting Redis"
-    mkdir -p /var/lib/redis /var/log/redis
-    redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
-        --dir /var/lib/redis --logfile /var/log/redis/ci.log
-    for _ in $(seq 1 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 1; done
-fi
-redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null || { echo "Redis is not answering on 6379" >&2; exit 1; }
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+[ -x "$PY" ] || PY=python3  # without the virtualenv: reachability and the machine's services only
+exec "$PY" -m hub_core.devservices ensure "$@"

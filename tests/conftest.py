@@ -18,16 +18,29 @@ from pathlib import Path
 
 import pytest
 
+from hub_core import devservices  # standard library only, reads no setting
+
 ROOT = Path(__file__).resolve().parent.parent
 _PID = os.getpid()
-_PG = os.environ.get("HUB_TEST_PG", "postgres@127.0.0.1:5432")
+# The servers: HUB_TEST_PG / HUB_TEST_REDIS from the environment, else from the file
+# `python -m hub_core.devservices ensure` writes (`make test`; embedded servers when the machine
+# has none), else the local defaults.
+_SERVICES = {**devservices.read_env_file(ROOT / devservices.ENV_FILE), **os.environ}
+_PG = _SERVICES.get("HUB_TEST_PG", "postgres@127.0.0.1:5432")
+# Redis db 1..14 by process id (unless HUB_TEST_REDIS names one), so parallel test runs on one
+# machine do not collide.
+_REDIS = devservices.redis_with_db(
+    _SERVICES.get("HUB_TEST_REDIS", "redis://127.0.0.1:6379"), 1 + _PID % 14
+)
+# HUB_CHROMIUM_PATH, else a Chromium on PATH, else Playwright's. None: the browser tests fail, and
+# the run says how to get one (header and summary below).
+_CHROMIUM = devservices.find_chromium()
 
 os.environ.update(
     {
         "DATABASE_URL": f"postgresql+psycopg://{_PG}/hub_test_{_PID}",
         "DAGSTER_POSTGRES_URL": f"postgresql+psycopg2://{_PG}/hub_test_dagster_{_PID}",
-        # Redis db 1..14 by process id, so parallel test runs on one machine do not collide.
-        "REDIS_URL": os.environ.get("HUB_TEST_REDIS", f"redis://127.0.0.1:6379/{1 + _PID % 14}"),
+        "REDIS_URL": _REDIS,
         "HUB_API_KEYS": "test-reader-key:reader,test-operator-key:operator",
         "VIMA_API_KEY": "vima-test-key-S3CRET",
         "PAYSHACK_EMAIL": f"ops+{_PID}@example.test",
@@ -38,13 +51,29 @@ os.environ.update(
         "DAGSTER_GRAPHQL_URL": "http://127.0.0.1:9/graphql",  # nothing listens: Dagster 'down'
     }
 )
-os.environ.setdefault("HUB_CHROMIUM_PATH", "/usr/bin/chromium")
+if _CHROMIUM:
+    os.environ["HUB_CHROMIUM_PATH"] = _CHROMIUM
 
 from sqlalchemy import Engine, text  # noqa: E402
 
 from hub_core import db, migrate  # noqa: E402
 from hub_core.settings import get_settings  # noqa: E402
 from hub_core.tables import metadata  # noqa: E402
+
+
+def pytest_report_header() -> str:
+    return f"chromium: {_CHROMIUM or devservices.chromium_hint()}"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _CHROMIUM is None:
+        terminalreporter.write_line(f"Chromium: {devservices.chromium_hint()}", red=True)
+
+
+DAGSTER_CWD = ROOT / "tests"
+"""Where the tests start Dagster processes: Dagster loads a `.env` of its working directory
+over the environment, so a developer's `.env` in the repository root would redirect the
+tests' Dagster processes to the developer's databases."""
 
 
 def free_port() -> int:
@@ -141,7 +170,7 @@ def dagster_webserver(dagster_home: Path) -> Iterator[str]:
             "-p",
             str(port),
         ],
-        cwd=ROOT,
+        cwd=DAGSTER_CWD,
         env={**os.environ, "DAGSTER_HOME": str(dagster_home)},
         stdout=log,
         stderr=subprocess.STDOUT,
