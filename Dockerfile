@@ -15,7 +15,10 @@ COPY hub_pipelines ./hub_pipelines
 COPY hub_api ./hub_api
 COPY hub_sandbox ./hub_sandbox
 COPY alembic.ini workspace.yaml dagster.yaml ./
-RUN pip install --no-cache-dir -e . \
+# dagster-docker and dagster-k8s, at the dagster-postgres release of pyproject.toml: the same
+# image runs under the DockerRunLauncher (deploy/dagster.docker.yaml) and the Helm chart's
+# K8sRunLauncher (deploy/helm/values.yaml).
+RUN pip install --no-cache-dir -e . "dagster-docker==0.29.27" "dagster-k8s==0.29.27" \
     && mkdir -p "$DAGSTER_HOME" && cp dagster.yaml "$DAGSTER_HOME/dagster.yaml"
 
 EXPOSE 3000 4000 8000
