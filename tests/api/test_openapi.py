@@ -59,6 +59,10 @@ def test_docs_page_is_served() -> None:
     with TestClient(APP) as client:
         page = client.get(f"{API_PREFIX}/docs")
         assert page.status_code == 200 and "swagger" in page.text.lower()
+        assert "cdn." not in page.text  # its assets come from the API itself
+        for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+            served = client.get(f"{API_PREFIX}/docs-assets/{asset}")
+            assert served.status_code == 200 and len(served.content) > 10_000
         assert client.get(f"{API_PREFIX}/openapi.json").json()["info"]["title"] == "Payment Hub API"
 
 
