@@ -11,7 +11,8 @@ HUB_DIR="$ROOT/.hub"
 LOGS="$HUB_DIR/logs"
 mkdir -p "$LOGS" "$HUB_DIR/dagster"
 
-bash scripts/services.sh
+"$BIN/python" -m hub_core.devservices ensure --env-file "$HUB_DIR/services.env"
+set -a; source "$HUB_DIR/services.env"; set +a
 
 if [ ! -f "$HUB_DIR/demo.env" ]; then
     rnd() { "$BIN/python" -c 'import secrets; print(secrets.token_urlsafe(18))'; }
@@ -56,9 +57,13 @@ TODAY=$(date -u +%F)
 "$BIN/hub" sandbox --start "$START" --days 7 --per-day 2000 --live \
     --vima-port 8081 --payshack-port 8082 >"$LOGS/sandbox.log" 2>&1 &
 pids+=($!)
-"$BIN/dagster-webserver" -w workspace.yaml -h 127.0.0.1 -p 3000 >"$LOGS/webserver.log" 2>&1 &
+# Dagster runs from .hub/: it loads a `.env` of its working directory over the environment,
+# and the environment above (demo credentials, the services chosen) must win.
+WORKSPACE="$ROOT/workspace.yaml"
+(cd "$HUB_DIR" && exec "$BIN/dagster-webserver" -w "$WORKSPACE" -h 127.0.0.1 -p 3000) \
+    >"$LOGS/webserver.log" 2>&1 &
 pids+=($!)
-"$BIN/dagster-daemon" run -w workspace.yaml >"$LOGS/daemon.log" 2>&1 &
+(cd "$HUB_DIR" && exec "$BIN/dagster-daemon" run -w "$WORKSPACE") >"$LOGS/daemon.log" 2>&1 &
 pids+=($!)
 
 printf "starting Dagster (webserver and daemon, ~10 s)"
@@ -78,8 +83,9 @@ if [ -z "$ready" ]; then
 fi
 echo " ready"
 for job in vima_sync payshack_sync; do
-    "$BIN/dagster" job backfill -w workspace.yaml -j "$job" --from "$START" --to "$TODAY" \
-        --noprompt >>"$LOGS/backfill.log" 2>&1 || echo "backfill of $job not submitted (see $LOGS/backfill.log)"
+    (cd "$HUB_DIR" && "$BIN/dagster" job backfill -w "$WORKSPACE" -j "$job" \
+        --from "$START" --to "$TODAY" --noprompt) >>"$LOGS/backfill.log" 2>&1 \
+        || echo "backfill of $job not submitted (see $LOGS/backfill.log)"
 done
 
 cat <<INFO

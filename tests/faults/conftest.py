@@ -25,7 +25,7 @@ from hub_pipelines.sources.payshack.normalize import parse_row_time
 from hub_pipelines.windows import PartitionWindow
 from hub_sandbox.scenario import Scenario, generate
 from hub_sandbox.server import SandboxHandle
-from tests.conftest import ROOT, stop_process
+from tests.conftest import DAGSTER_CWD, ROOT, stop_process
 from tests.pipelines.conftest import start_sandbox
 
 START = date(2026, 1, 1)
@@ -150,7 +150,7 @@ def daemon(dagster_home: Path, world: SandboxHandle, tmp_path_factory) -> Iterat
     log = log_path.open("w")
     process = subprocess.Popen(
         [str(Path(PYTHON).with_name("dagster-daemon")), "run", "-w", str(ROOT / "workspace.yaml")],
-        cwd=ROOT,
+        cwd=DAGSTER_CWD,
         env={**os.environ, "DAGSTER_HOME": str(dagster_home)},
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -17,7 +17,7 @@ from hub_core.types import Source
 from hub_pipelines.assets.vima import vima_assets
 from hub_pipelines.resources import RedisResource, VimaResource, WarehouseResource
 from hub_pipelines.warehouse import record_partition_sync
-from tests.conftest import ROOT, stop_process
+from tests.conftest import DAGSTER_CWD, ROOT, stop_process
 
 DAY = "2026-01-01"
 NEXT_DAY = "2026-01-02"
@@ -32,7 +32,7 @@ def daemon(dagster_home: Path, sandbox) -> subprocess.Popen:
     command = [str(Path(sys.executable).with_name("dagster-daemon")), "run"]
     process = subprocess.Popen(
         [*command, "-w", str(ROOT / "workspace.yaml")],
-        cwd=ROOT,
+        cwd=DAGSTER_CWD,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

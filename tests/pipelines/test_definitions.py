@@ -12,7 +12,7 @@ from dagster import DailyPartitionsDefinition, Definitions
 from hub_pipelines.definitions import defs
 from hub_pipelines.partitions import daily_partitions
 from hub_pipelines.resources import RedisResource, WarehouseResource
-from tests.conftest import ROOT
+from tests.conftest import DAGSTER_CWD, ROOT
 
 
 def test_definitions_load_with_resources() -> None:
@@ -35,7 +35,7 @@ def test_dagster_cli_validates_workspace(dagster_home: Path) -> None:
     result = subprocess.run(
         [str(Path(sys.executable).with_name("dagster")), "definitions", "validate", "-w",
          str(ROOT / "workspace.yaml")],
-        cwd=ROOT, env={**os.environ, "DAGSTER_HOME": str(dagster_home)},
+        cwd=DAGSTER_CWD, env={**os.environ, "DAGSTER_HOME": str(dagster_home)},
         capture_output=True, text=True, timeout=240,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
