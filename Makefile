@@ -34,7 +34,7 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m hub_core.devservices ensure --env-file $(SERVICES_ENV)
-	set -a && source $(SERVICES_ENV) && set +a && $(BIN)/python -m pytest --cov --cov-report=term
+	set -a && source $(SERVICES_ENV) && set +a && $(BIN)/python -m pytest -n 2 --dist loadfile --cov --cov-report=term
 
 lint: install
 	$(BIN)/ruff check .

@@ -28,9 +28,13 @@ _PID = os.getpid()
 _SERVICES = {**devservices.read_env_file(ROOT / devservices.ENV_FILE), **os.environ}
 _PG = _SERVICES.get("HUB_TEST_PG", "postgres@127.0.0.1:5432")
 # Redis db 1..14 by process id (unless HUB_TEST_REDIS names one), so parallel test runs on one
-# machine do not collide.
+# machine do not collide; the two xdist workers of one run (gw0, gw1) never share one (parity).
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+_REDIS_DB = 1 + _PID % 14
+if "PYTEST_XDIST_WORKER" in os.environ:
+    _REDIS_DB = 1 + (_PID % 7) * 2 + _WORKER % 2
 _REDIS = devservices.redis_with_db(
-    _SERVICES.get("HUB_TEST_REDIS", "redis://127.0.0.1:6379"), 1 + _PID % 14
+    _SERVICES.get("HUB_TEST_REDIS", "redis://127.0.0.1:6379"), _REDIS_DB
 )
 # HUB_CHROMIUM_PATH, else a Chromium on PATH, else Playwright's. None: the browser tests fail, and
 # the run says how to get one (header and summary below).
