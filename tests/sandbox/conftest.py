@@ -50,9 +50,11 @@ def sandbox(make_sandbox: SandboxFactory) -> Iterator[SandboxHandle]:
         yield handle
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Debian's Chromium through Playwright (a missing browser fails the tests, never skips)."""
+    """Chromium through Playwright (a missing browser fails the tests, never skips). Module
+    scope: Playwright's sync API runs one instance per thread at a time, and other test files
+    of the same process (a pytest-xdist worker) start their own."""
     from playwright.sync_api import sync_playwright
 
     from hub_core.settings import CHROMIUM_ARGS
