@@ -5,6 +5,7 @@ days before the other."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import signal
@@ -157,6 +158,7 @@ def test_a_source_days_ahead_in_a_backfill_reports_no_final_break(
     """Vima lands the three days, PayShack only the first two: the first day is reconciled
     once (its inputs, with the next day its margin reads, are all there); the second waits for
     PayShack's third day, the third for both sources' fourth."""
+    earlier = {run.run_id for day in DAYS for run in _runs(instance, RECONCILE_JOB, day)}
     launched = [client.launch(SYNC_JOBS[Source.VIMA], day, NO_RETRY) for day in DAYS]
     launched += [client.launch(SYNC_JOBS[Source.PAYSHACK], day, NO_RETRY) for day in DAYS[:2]]
     for run_id in launched:  # (the queue runs one sync of a source at a time)
@@ -168,9 +170,22 @@ def test_a_source_days_ahead_in_a_backfill_reports_no_final_break(
         return later.count("Checking for new runs for sensor: reconcile_changed_days") >= 2
 
     wait_for(sensor_ticked_twice, 120, "two ticks of reconcile_changed_days", every=2)
-    runs = {day: _runs(instance, RECONCILE_JOB, day) for day in DAYS}
-    assert {day: len(found) for day, found in runs.items()} == {DAYS[0]: 1, DAYS[1]: 0, DAYS[2]: 0}
-    _succeeded(instance, runs[DAYS[0]][0].run_id)
+    runs = {
+        day: [run for run in _runs(instance, RECONCILE_JOB, day) if run.run_id not in earlier]
+        for day in DAYS
+    }
+    # the first day once its inputs are all there (again if a later sync of them lands after its
+    # run started); the others wait for the days PayShack has not reached
+    assert runs[DAYS[0]] and not runs[DAYS[1]] and not runs[DAYS[2]]
+    for run in runs[DAYS[0]]:
+        _succeeded(instance, run.run_id)
+    records = sorted(
+        (instance.get_run_record_by_id(run.run_id) for run in runs[DAYS[0]]),
+        key=lambda record: record.create_timestamp,
+    )
+    for before, after in itertools.pairwise(records):  # never two queued at once
+        assert before.start_time is not None
+        assert after.create_timestamp.timestamp() >= before.start_time
     with clean_db.connect() as conn:
         days = conn.execute(
             text("SELECT recon_date::text, provisional FROM reconciliation_runs")
