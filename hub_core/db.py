@@ -60,6 +60,18 @@ def ensure_database(url: str) -> bool:
         admin.dispose()
 
 
+def drop_database(url: str) -> None:
+    """Drop the database named in `url` (if it exists), disconnecting its sessions."""
+    target = make_url(url)
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            quoted = conn.dialect.identifier_preparer.quote(target.database or "")
+            conn.execute(text(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))
+    finally:
+        admin.dispose()
+
+
 def month_start(day: date) -> date:
     """First day of `day`'s month."""
     return day.replace(day=1)

@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -61,6 +62,7 @@ if _CHROMIUM:
 from sqlalchemy import Engine, text  # noqa: E402
 
 from hub_core import db, migrate  # noqa: E402
+from hub_core.db import drop_database  # noqa: E402  (tests import it from here)
 from hub_core.settings import get_settings  # noqa: E402
 from hub_core.tables import metadata  # noqa: E402
 
@@ -87,6 +89,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def wait_for(check: Any, timeout: float, what: str, every: float = 0.5) -> Any:
+    """Poll `check` until it returns something truthy; fail naming `what` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := check():
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
 def stop_process(process: subprocess.Popen, timeout: float = 30) -> None:
     """Terminate a child process, killing it if it does not exit within `timeout` seconds."""
     process.terminate()
@@ -95,18 +107,6 @@ def stop_process(process: subprocess.Popen, timeout: float = 30) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
-
-
-def drop_database(url: str) -> None:
-    """Drop the database named in `url`, disconnecting its sessions."""
-    from sqlalchemy import create_engine
-    from sqlalchemy.engine import make_url
-
-    target = make_url(url)
-    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
-    admin.dispose()
 
 
 @pytest.fixture(scope="session")

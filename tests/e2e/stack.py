@@ -169,18 +169,7 @@ def running_stack(
             for process in reversed(processes):
                 _stop(process)
             with contextlib.suppress(Exception):
-                _drop(dagster_db)
-
-
-def _drop(url: str) -> None:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    target = make_url(url)
-    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
-    admin.dispose()
+                db.drop_database(dagster_db)
 
 
 # --- what the providers hold ------------------------------------------------------------------

@@ -8,7 +8,6 @@ kept under `HUB_E2E_ARTIFACTS`, default `.hub/artifacts/e2e`)."""
 from __future__ import annotations
 
 import os
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ from hub_core.orchestration import RECONCILE_JOB
 from hub_core.settings import CHROMIUM_ARGS
 from hub_core.types import Source
 from tests.api.conftest import OPERATOR, READER
+from tests.conftest import wait_for as poll
 from tests.e2e.stack import ROOT, Stack, provider_transactions, running_stack, sync_job
 
 GRAPH_LEFT = 560  # px: the asset tree's right edge on a 1600-pixel-wide page; the graph is right
@@ -34,14 +34,9 @@ ASSETS = ("vima_operations", "vima_transactions", "payshack_payins", "payshack_t
           "hourly_metrics", "reconciliation")  # fmt: skip
 
 
-def wait_for(check: Any, timeout: float, what: str, every: float = 2.0) -> Any:
-    """Poll `check` until it returns something truthy; fail naming `what` after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := check():
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+def wait_for(check: Any, timeout: float, what: str) -> Any:
+    """`tests.conftest.wait_for`, polling every 2 s (each poll asks Dagster or the API)."""
+    return poll(check, timeout, what, every=2.0)
 
 
 @pytest.fixture(scope="module")
@@ -188,7 +183,7 @@ def test_the_dagster_ui_and_the_api_docs_render(stack: Stack) -> None:
             skip = page.get_by_role("button", name="Skip")  # Dagster's first-visit dialog
             if skip.count():
                 skip.first.click()
-            for _ in range(3):  # groups start collapsed: open each (the UI remembers it)
+            for _ in range(6):  # groups start collapsed: open each (the UI remembers it)
                 closed = [g for g, asset in GROUPS.items() if not _in_graph(page, asset)]
                 if not closed:
                     break
@@ -196,9 +191,9 @@ def test_the_dagster_ui_and_the_api_docs_render(stack: Stack) -> None:
                     header = page.locator(f'[data-tooltip="{group}"]').last  # the graph's box
                     if header.count():
                         header.dblclick(force=True)  # (the graph still moves: no stability wait)
-                        page.wait_for_timeout(1500)
+                        page.wait_for_timeout(2500)
                 page.goto(graph, wait_until="networkidle")  # re-laid out to fit
-                page.wait_for_timeout(1000)
+                page.wait_for_timeout(2000)
             for name in ASSETS:
                 page.get_by_text(name, exact=True).first.wait_for(timeout=60_000)
             page.get_by_text("Loading…").first.wait_for(state="hidden", timeout=30_000)

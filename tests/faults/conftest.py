@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,22 +25,12 @@ from hub_pipelines.sources.payshack.normalize import parse_row_time
 from hub_pipelines.windows import PartitionWindow
 from hub_sandbox.scenario import Scenario, generate
 from hub_sandbox.server import SandboxHandle
-from tests.conftest import DAGSTER_CWD, ROOT, stop_process
+from tests.conftest import DAGSTER_CWD, ROOT, stop_process, wait_for  # noqa: F401 (re-export)
 from tests.pipelines.conftest import start_sandbox
 
 START = date(2026, 1, 1)
 DAYS = [(START + timedelta(days=n)).isoformat() for n in range(3)]
 PYTHON = sys.executable
-
-
-def wait_for(check: Callable[[], Any], timeout: float, what: str, every: float = 0.5) -> Any:
-    """Poll `check` until it returns something truthy; fail naming `what` after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := check():
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 @pytest.fixture(scope="session")
