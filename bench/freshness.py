@@ -48,7 +48,7 @@ from bench._common import machine_basics, migrate  # noqa: E402
 from hub_core.devservices import find_chromium  # noqa: E402
 from hub_core.types import Source  # noqa: E402
 from tests.e2e.stack import (  # noqa: E402
-    observe_freshness,
+    FreshnessWatch,
     percentile,
     provider_transactions,
     running_stack,
@@ -78,21 +78,17 @@ def main() -> None:
         ) as stack,
     ):
         time.sleep(args.warmup)
-        watch_start = datetime.now(UTC)
-        seen = observe_freshness(stack.api_url, "bench-reader", args.minutes * 60, args.poll)
+        with FreshnessWatch(stack.api_url, "bench-reader", args.poll) as watch:
+            time.sleep(args.minutes * 60)
+        watch_start = watch.start
         cutoff = datetime.now(UTC) - timedelta(seconds=settle)
         lags: dict[str, list[float]] = {}
         never_seen: dict[str, int] = {}
         for source in Source:
-            listed = seen[source.value]
-            lags[source.value] = [
-                (at - created).total_seconds()
-                for created, at in listed.values()
-                if created <= cutoff
-            ]
+            lags[source.value] = watch.lags(source, watch_start, cutoff)
             held = provider_transactions(stack.world, source, stack.day)
             due = {sid for sid, txn in held.items() if watch_start <= txn.created_at <= cutoff}
-            never_seen[source.value] = len(due - set(listed))
+            never_seen[source.value] = len(due - set(watch.seen[source.value]))
     result = {
         "benchmark": "freshness",
         "machine": machine_basics(),

@@ -8,6 +8,7 @@ import contextlib
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -224,24 +225,49 @@ def _new_since(client: httpx.Client, source: Source, since: datetime) -> list[di
         params["cursor"] = body["meta"]["next_cursor"]
 
 
-def observe_freshness(
-    api_url: str, api_key: str, seconds: float, poll_seconds: float = 3.0
-) -> dict[str, dict[str, tuple[datetime, datetime]]]:
-    """Watch the API for `seconds`; per source, every transaction created at a stand-in after
-    the watch began: source id -> (its creation there, the first poll that listed it)."""
-    start = datetime.now(UTC)
-    seen: dict[str, dict[str, tuple[datetime, datetime]]] = {s.value: {} for s in Source}
-    with httpx.Client(base_url=api_url, headers={"X-API-Key": api_key}, timeout=30) as client:
-        while (datetime.now(UTC) - start).total_seconds() < seconds:
-            for source in Source:
-                items = _new_since(client, source, start)
-                now = datetime.now(UTC)
-                for item in items:
-                    if item["source_id"] not in seen[source.value]:
-                        created = _parse_time(item["created_at"])
-                        seen[source.value][item["source_id"]] = (created, now)
-            time.sleep(poll_seconds)
-    return seen
+class FreshnessWatch:
+    """Polls the API in a thread (every `poll_seconds`) and notes, per source, when each
+    transaction was first listed: source id -> (its creation at the stand-in, first listed).
+    Only transactions created at or after the watch began are noted."""
+
+    def __init__(self, api_url: str, api_key: str, poll_seconds: float = 3.0) -> None:
+        self.api_url, self.api_key, self.poll_seconds = api_url, api_key, poll_seconds
+        self.start = datetime.now(UTC)
+        self.seen: dict[str, dict[str, tuple[datetime, datetime]]] = {s.value: {} for s in Source}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="freshness-watch", daemon=True)
+
+    def __enter__(self) -> FreshnessWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=60)
+
+    def _run(self) -> None:
+        headers = {"X-API-Key": self.api_key}
+        with httpx.Client(base_url=self.api_url, headers=headers, timeout=30) as client:
+            while not self._stop.is_set():
+                for source in Source:
+                    with contextlib.suppress(httpx.HTTPError):  # a slow poll is a late poll
+                        self._note(source, _new_since(client, source, self.start))
+                self._stop.wait(self.poll_seconds)
+
+    def _note(self, source: Source, items: list[dict[str, Any]]) -> None:
+        now = datetime.now(UTC)
+        noted = self.seen[source.value]
+        for item in items:
+            if item["source_id"] not in noted:
+                noted[item["source_id"]] = (_parse_time(item["created_at"]), now)
+
+    def lags(self, source: Source, created_from: datetime, created_to: datetime) -> list[float]:
+        """Seconds from creation to first listing, of what was created in the interval."""
+        return [
+            (listed - created).total_seconds()
+            for created, listed in list(self.seen[source.value].values())
+            if created_from <= created <= created_to
+        ]
 
 
 def percentile(values: list[float], q: float) -> float | None:

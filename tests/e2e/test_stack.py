@@ -3,13 +3,18 @@ Dagster webserver and daemon (1-minute schedules, sensors on), the API. The daem
 for both sources and reconciles it; then, through the REST API only, the transactions, metrics
 and reconciliation are checked against what the providers hold, a sync is triggered and seen to
 succeed, and the Dagster UI's asset graph and the API docs are opened in Chromium (screenshots
-kept under `HUB_E2E_ARTIFACTS`, default `.hub/artifacts/e2e`)."""
+kept under `HUB_E2E_ARTIFACTS`, default `.hub/artifacts/e2e`). Meanwhile every payment the live
+providers create is timed from its creation to its first listing through the API
+(`freshness.json` there; `bench/freshness.py` does it with the default schedules)."""
 
 from __future__ import annotations
 
+import json
 import os
+import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +28,15 @@ from hub_core.settings import CHROMIUM_ARGS
 from hub_core.types import Source
 from tests.api.conftest import OPERATOR, READER
 from tests.conftest import wait_for as poll
-from tests.e2e.stack import ROOT, Stack, provider_transactions, running_stack, sync_job
+from tests.e2e.stack import (
+    ROOT,
+    FreshnessWatch,
+    Stack,
+    percentile,
+    provider_transactions,
+    running_stack,
+    sync_job,
+)
 
 ARTIFACTS = Path(os.environ.get("HUB_E2E_ARTIFACTS", ROOT / ".hub" / "artifacts" / "e2e"))
 GROUPS = ("vima", "payshack", "metrics", "reconciliation")
@@ -48,6 +61,13 @@ def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     """The running stack for the module."""
     with running_stack(tmp_path_factory.mktemp("e2e")) as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def watch(stack: Stack) -> Iterator[FreshnessWatch]:
+    """From the stack's start, when each new payment first shows through the API."""
+    with FreshnessWatch(stack.api_url, READER["X-API-Key"]) as watching:
+        yield watching
 
 
 @pytest.fixture(scope="module")
@@ -89,11 +109,52 @@ def api(stack: Stack) -> Iterator[httpx.Client]:
         yield client
 
 
-def test_the_daemon_lands_today_and_reconciles_it(stack: Stack, instance: DagsterInstance) -> None:
+STEADY: dict[str, datetime] = {}
+"""When both sources had landed today once (the schedules' steady state begins)."""
+FRESHNESS_WINDOW = timedelta(seconds=20)
+"""Payments created this long from the steady state on are timed to their first listing."""
+
+
+def test_the_daemon_lands_today_and_reconciles_it(
+    stack: Stack, instance: DagsterInstance, watch: FreshnessWatch
+) -> None:
     day = stack.day.isoformat()
     for source in Source:  # the schedules tick every minute
         wait_for(lambda s=source: _succeeded(instance, sync_job(s), day), 180, f"{source} today")
+    STEADY["at"] = datetime.now(UTC)
     wait_for(lambda: _succeeded(instance, RECONCILE_JOB, day), 120, "the day's reconciliation")
+
+
+def test_new_payments_reach_the_api_and_are_timed(stack: Stack, watch: FreshnessWatch) -> None:
+    """Every payment the providers create shows through the API on the schedules alone, never
+    before it was created; its lag (creation at the stand-in to first listing) is reported
+    (`freshness.json` among the artifacts; BENCHMARKS.md has the default schedules' figures)."""
+    start = STEADY["at"]
+    end = start + FRESHNESS_WINDOW
+    time.sleep(max(0.0, (end - datetime.now(UTC)).total_seconds()))
+
+    def created(source: Source) -> set[str]:
+        held = provider_transactions(stack.world, source, stack.day)
+        return {sid for sid, txn in held.items() if start <= txn.created_at <= end}
+
+    due = {source: created(source) for source in Source}
+    assert all(due.values()), "the live feed created nothing in the window"
+
+    def all_seen() -> bool:
+        return all(due[s] <= set(watch.seen[s.value]) for s in Source)
+
+    wait_for(all_seen, 240, "every payment of the window to show through the API")
+    report: dict[str, Any] = {"window": [start.isoformat(), end.isoformat()], "sources": {}}
+    for source in Source:
+        lags = watch.lags(source, start, end)
+        assert min(lags) >= 0, f"{source}: a payment listed before it was created"
+        report["sources"][source.value] = {
+            "n": len(lags), "p50_s": percentile(lags, 0.5), "p95_s": percentile(lags, 0.95),
+            "max_s": max(lags), "schedule_minutes": 1,
+        }  # fmt: skip
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "freshness.json").write_text(json.dumps(report, indent=2))
+    print(json.dumps(report["sources"]))
 
 
 def test_through_the_api_the_data_is_the_providers(
@@ -103,6 +164,7 @@ def test_through_the_api_the_data_is_the_providers(
     stack.world.world.stop_live()  # the providers stand still: what they hold is the truth
     stack.world.world.freeze_clock()
     with httpx.Client(base_url=stack.api_url, headers=OPERATOR, timeout=30) as operator:
+        run_ids = {}
         for source in Source:  # a sync that starts now reads everything (409 while one runs)
 
             def trigger(s: Source = source) -> list[str] | None:
@@ -110,7 +172,8 @@ def test_through_the_api_the_data_is_the_providers(
                 response = operator.post("/sync/trigger", json=body)
                 return response.json()["data"]["run_ids"] if response.status_code == 202 else None
 
-            (run_id,) = wait_for(trigger, 120, f"a {source} sync to be accepted")
+            (run_ids[source],) = wait_for(trigger, 120, f"a {source} sync to be accepted")
+        for source, run_id in run_ids.items():  # the two sources' runs go side by side
             wait_for(
                 lambda r=run_id: instance.get_run_by_id(r).status == DagsterRunStatus.SUCCESS,
                 180,
