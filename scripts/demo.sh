@@ -52,8 +52,13 @@ pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
 
-START=$(date -u -d '6 days ago' +%F)
-TODAY=$(date -u +%F)
+# The sandbox's week (GNU and BSD `date` differ: ask Python). Its providers hold nothing before
+# START, so the hub's partitions begin there too: the first day's reconciliation does not wait
+# for a neighbour day that no provider will ever have.
+read -r START TODAY < <("$BIN/python" -c 'import datetime as d
+today = d.datetime.now(d.UTC).date()
+print(today - d.timedelta(days=6), today)')
+export HUB_START_DATE="$START"
 "$BIN/hub" sandbox --start "$START" --days 7 --per-day 2000 --live \
     --vima-port 8081 --payshack-port 8082 >"$LOGS/sandbox.log" 2>&1 &
 pids+=($!)
