@@ -34,6 +34,7 @@ from hub_sandbox.scenario import (
     cases_per_kind,
     generate,
 )
+from hub_sandbox.scenario.cases import CASE_BUILDERS
 
 TOLERANCE = Decimal("0.01")
 WINDOW = timedelta(minutes=10)
@@ -274,6 +275,10 @@ def test_cases_scale_with_volume() -> None:
     assert cases_per_kind(50) == 1
     assert cases_per_kind(500) == 2
     assert cases_per_kind(200_000) == 200
+
+
+def test_every_case_has_one_builder_in_generation_order() -> None:
+    assert tuple(CASE_BUILDERS) == CASES
 
 
 def test_case_outcomes(medium: Scenario) -> None:
