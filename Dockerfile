@@ -14,6 +14,7 @@ COPY hub_core ./hub_core
 COPY hub_pipelines ./hub_pipelines
 COPY hub_api ./hub_api
 COPY hub_sandbox ./hub_sandbox
+COPY hub_cli ./hub_cli
 COPY alembic.ini workspace.yaml dagster.yaml ./
 # dagster-docker and dagster-k8s, at the dagster-postgres release of pyproject.toml: the same
 # image runs under the DockerRunLauncher (deploy/dagster.docker.yaml) and the Helm chart's

@@ -32,7 +32,8 @@ def launch_exclusive(
     A short Redis lock keeps two simultaneous requests from both seeing no run and both
     launching; without Redis the check alone stands. Raises `APIError` 409, 502 or 503.
     """
-    lock_name = "hub:launch:" + ",".join(f"{k}={v}" for k, v in sorted(busy_tags.items()))
+    tags = ",".join(f"{k}={v}" for k, v in sorted(busy_tags.items()))
+    lock_name = f"hub:launch:{job_name}:{tags}"
     try:
         lock = client.lock(lock_name, timeout=LOCK_SECONDS, blocking_timeout=LOCK_SECONDS)
         locked = lock.acquire()

@@ -15,9 +15,6 @@ from hub_core.types import Source
 CODE_LOCATION = "hub_pipelines"
 """The location name of `workspace.yaml`."""
 
-SOURCE_TAG = "hub/source"
-"""Run tag of a source's sync runs; `dagster.yaml` runs one run per value at a time."""
-
 SYNC_JOBS: dict[Source, str] = {Source.VIMA: "vima_sync", Source.PAYSHACK: "payshack_sync"}
 """The job that syncs (fetches and normalizes) one partition of each source."""
 

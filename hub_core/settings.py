@@ -17,18 +17,6 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Role = Literal["reader", "operator"]
 
-CHROMIUM_ARGS: tuple[str, ...] = (
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-)
-"""Flags for Debian's Chromium on a machine with no outside network (see DESIGN.md)."""
-
-
 SOURCE_SETTINGS: dict[str, frozenset[str]] = {
     "vima": frozenset({"vima_base_url", "vima_api_key", "vima_basic_user"}),
     "payshack": frozenset(

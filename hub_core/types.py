@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -64,6 +65,39 @@ class SyncStatus(StrEnum):
     FAILED = "failed"
 
 
+class MalformedRecord(ValueError):
+    """A provider record that cannot become a transaction (a field missing or unreadable); it
+    stays in its raw table and is reported, never failing the rest of its partition."""
+
+    def __init__(self, record: str, record_id: str | None, field: str, reason: str) -> None:
+        self.record_id = record_id
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{record} {record_id or '<no id>'}: {field}: {reason}")
+
+
+def status_word(raw: object) -> str:
+    """A provider's status as a key of a `StatusMap`: case, spacing and `_` do not matter."""
+    return " ".join(str(raw).replace("_", " ").split()).lower()
+
+
+class StatusMap:
+    """A provider's status words and the hub status each means; an unknown word maps to
+    `unknown` (its raw value stays in `original_status` and is counted)."""
+
+    def __init__(self, words: Mapping[str, Status], unknown: Status = Status.PENDING) -> None:
+        self.words = {status_word(word): status for word, status in words.items()}
+        self.unknown = unknown
+
+    def status(self, raw: object) -> Status:
+        """The hub status of a raw status word."""
+        return self.words.get(status_word(raw), self.unknown)
+
+    def is_known(self, raw: object) -> bool:
+        """Whether `raw` is one of the provider's known words."""
+        return status_word(raw) in self.words
+
+
 @dataclass(slots=True)
 class Transaction:
     """One payment operation in the hub's unified model (a row of `transactions`).
@@ -100,10 +134,6 @@ class Transaction:
     completed_at: datetime | None = None
     raw_data: dict[str, Any] = field(default_factory=dict)
     data_hash: str = ""
-
-    def as_row(self) -> dict[str, Any]:
-        """The record as a `transactions` row (column name -> value)."""
-        return asdict(self)
 
     def business_hash(self) -> str:
         """Hash of the normalized business fields (not raw payload, ids or fetch times)."""

@@ -10,9 +10,10 @@ from typing import TypeVar
 
 from sqlalchemy import Engine
 
-from hub_core.types import Transaction
+from hub_core.types import MalformedRecord, StatusMap, Transaction
 from hub_pipelines.prefetch import prefetched
-from hub_pipelines.warehouse import UpsertCounts, batched, upsert_transactions
+from hub_pipelines.warehouse.rows import UpsertCounts, batched
+from hub_pipelines.warehouse.transactions import upsert_transactions
 
 T = TypeVar("T")
 
@@ -38,15 +39,14 @@ def normalize_into_transactions(
     engine: Engine,
     records: Iterable[T],
     normalize: Callable[[T], Transaction],
-    is_known_status: Callable[[str], bool],
-    malformed: type[Exception],
+    statuses: StatusMap,
     batch_size: int = 5000,
     preview_rows: int = 5,
 ) -> NormalizeReport:
     """Normalize `records` and upsert them into `transactions` in batches.
 
-    A record whose normalizer raises `malformed` is counted and reported, never failing the
-    rest; unknown statuses are counted by raw value.
+    A record whose normalizer raises `MalformedRecord` is counted and reported, never failing
+    the rest; statuses unknown to the source's `statuses` are counted by raw value.
     """
     started = time.monotonic()
     report = NormalizeReport()
@@ -55,11 +55,11 @@ def normalize_into_transactions(
         for record in records:
             try:
                 txn = normalize(record)
-            except malformed as exc:
+            except MalformedRecord as exc:
                 report.rejected.append(str(exc))
                 continue
             report.by_status[txn.status.value] += 1
-            if not is_known_status(txn.original_status):
+            if not statuses.is_known(txn.original_status):
                 report.unknown_statuses[txn.original_status] += 1
             if len(report.preview) < preview_rows:
                 report.preview.append(txn)

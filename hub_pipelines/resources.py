@@ -1,5 +1,7 @@
-"""Dagster resources. Connection strings are read from hub settings at run time, so they never
-appear in the Dagster UI's resource config (they may hold passwords)."""
+"""Dagster resources. Secrets are `EnvVar`s in the code location's definitions (the Dagster UI
+shows the variable's name, never its value); connection strings are read from the hub
+settings at run time, so they never appear in the UI either (they may hold passwords). A
+resource built without a secret (tests, scripts) takes it from the hub settings."""
 
 from __future__ import annotations
 
@@ -23,7 +25,11 @@ from hub_pipelines.sources.payshack.browser import (
     SessionStore,
 )
 from hub_pipelines.sources.vima.client import RetryPolicy, VimaClient
-from hub_pipelines.warehouse import clear_missed_bump, has_missed_bump, record_missed_bump
+from hub_pipelines.warehouse.cache_bumps import (
+    clear_missed_bump,
+    has_missed_bump,
+    record_missed_bump,
+)
 
 log = get_logger(__name__)
 
@@ -88,13 +94,13 @@ class RedisResource(ConfigurableResource):
 
 
 class VimaResource(ConfigurableResource):
-    """The Vima collector API. Credentials come from settings (never from run config)."""
+    """The Vima collector API."""
 
     base_url: str | None = Field(default=None, description="VIMA_BASE_URL when unset.")
+    api_key: str | None = Field(default=None, description="EnvVar('VIMA_API_KEY').")
     timeout_seconds: float = Field(default=30.0, description="Per-request timeout.")
     max_attempts: int = Field(default=8, description="Attempts per request before failing.")
     max_retry_seconds: float = Field(default=120.0, description="Total retry time per request.")
-    page_size: int = Field(default=100, description="Operations per page (at most 100).")
 
     def client(self) -> VimaClient:
         """A new client (close it, or use it as a context manager); `SettingsError` when a
@@ -103,7 +109,7 @@ class VimaResource(ConfigurableResource):
         settings.require_source("vima")
         return VimaClient(
             base_url=self.base_url or settings.vima_base_url,
-            api_key=settings.vima_api_key.get_secret_value(),
+            api_key=self.api_key or settings.vima_api_key.get_secret_value(),
             basic_user=settings.vima_basic_user or None,
             timeout=self.timeout_seconds,
             retry=RetryPolicy(
@@ -113,9 +119,14 @@ class VimaResource(ConfigurableResource):
 
 
 class PayShackResource(ConfigurableResource):
-    """The PayShack merchant dashboard, driven in Chromium. Credentials come from settings."""
+    """The PayShack merchant dashboard, driven in Chromium."""
 
     base_url: str | None = Field(default=None, description="PAYSHACK_BASE_URL when unset.")
+    email: str | None = Field(default=None, description="EnvVar('PAYSHACK_EMAIL').")
+    password: str | None = Field(default=None, description="EnvVar('PAYSHACK_PASSWORD').")
+    session_secret: str | None = Field(
+        default=None, description="EnvVar('HUB_SECRET_KEY'): encrypts the stored session."
+    )
     reader: str | None = Field(default=None, description="api or dom; PAYSHACK_READER when unset.")
     timeout_ms: int = Field(default=30_000, description="Browser wait limit per step.")
     headless: bool = Field(default=True, description="Run Chromium without a window.")
@@ -133,16 +144,17 @@ class PayShackResource(ConfigurableResource):
         """A browser session (use it as a context manager: one Chromium per run)."""
         settings = get_settings()
         settings.require_source("payshack")
+        email = self.email or settings.payshack_email
         store = SessionStore(
             redis_client,
-            email=settings.payshack_email,
-            secret_key=settings.hub_secret_key.get_secret_value(),
+            email=email,
+            secret_key=self.session_secret or settings.hub_secret_key.get_secret_value(),
             ttl_seconds=settings.payshack_session_ttl_seconds,
         )
         config = BrowserConfig(
             base_url=self.base_url or settings.payshack_base_url,
-            email=settings.payshack_email,
-            password=settings.payshack_password.get_secret_value(),
+            email=email,
+            password=self.password or settings.payshack_password.get_secret_value(),
             chromium_path=settings.hub_chromium_path,
             headless=self.headless,
             timeout_ms=self.timeout_ms,

@@ -5,24 +5,17 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from dagster import (
-    DagsterInstance,
-    DagsterRunStatus,
     DefaultScheduleStatus,
     RunRequest,
-    RunsFilter,
     ScheduleDefinition,
     ScheduleEvaluationContext,
     SkipReason,
     schedule,
 )
-from dagster._core.definitions.unresolved_asset_job_definition import (
-    UnresolvedAssetJobDefinition,
-)
 
-from hub_core.orchestration import SOURCE_TAG, sync_every_minutes
+from hub_core.orchestration import SYNC_JOBS, sync_every_minutes
 from hub_core.settings import get_settings
 from hub_core.types import Source
-from hub_pipelines.jobs import payshack_sync_job, vima_sync_job
 
 EARLY_HOURS = 3
 """During the first hours of a day, yesterday's partition is synced too (late arrivals)."""
@@ -50,37 +43,20 @@ def late_update_partition_keys(
     return [(today - timedelta(days=n)).isoformat() for n in range(days, 0, -1)]
 
 
-BUSY_STATUSES: tuple[DagsterRunStatus, ...] = (
-    DagsterRunStatus.QUEUED,
-    DagsterRunStatus.STARTING,
-    DagsterRunStatus.STARTED,
-    DagsterRunStatus.CANCELING,
-)
-"""Run statuses that make a source busy (a NOT_STARTED run may be a crashed submission)."""
-
-
-def source_busy(instance: DagsterInstance, source: Source) -> bool:
-    """Whether a run of `source` is queued, starting or running."""
-    records = instance.get_run_records(
-        filters=RunsFilter(tags={SOURCE_TAG: source.value}, statuses=list(BUSY_STATUSES)),
-        limit=1,
-    )
-    return bool(records)
-
-
 def _scheduled_time(context: ScheduleEvaluationContext) -> datetime:
     return context.scheduled_execution_time or datetime.now(ZoneInfo("UTC"))
 
 
-def build_source_schedules(
-    source: Source, job: UnresolvedAssetJobDefinition, every_minutes: int
-) -> Sequence[ScheduleDefinition]:
-    """The frequent schedule and the daily late-update schedule of one source's job."""
+def build_source_schedules(source: Source) -> Sequence[ScheduleDefinition]:
+    """The frequent schedule (every `sync_every_minutes(source)`) and the daily late-update
+    schedule of one source's sync job. A tick while that source's last run still goes queues
+    the next (one run per source at a time: the source's pool)."""
     timezone = get_settings().hub_timezone
+    every_minutes = sync_every_minutes(source)
 
     @schedule(
         name=f"{source.value}_every_{every_minutes}_minutes",
-        job=job,
+        job_name=SYNC_JOBS[source],
         cron_schedule=f"*/{every_minutes} * * * *",
         execution_timezone=timezone,
         default_status=DefaultScheduleStatus.RUNNING,
@@ -89,8 +65,6 @@ def build_source_schedules(
     def frequent(context: ScheduleEvaluationContext) -> list[RunRequest] | SkipReason:
         if error := get_settings().source_error(source.value):
             return SkipReason(error)
-        if source_busy(context.instance, source):
-            return SkipReason(f"a {source.value} run is already queued or running")
         first = get_settings().hub_start_date.isoformat()
         return [
             RunRequest(partition_key=key, tags={"hub/trigger": "schedule"})
@@ -100,7 +74,7 @@ def build_source_schedules(
 
     @schedule(
         name=f"{source.value}_late_updates",
-        job=job,
+        job_name=SYNC_JOBS[source],
         cron_schedule="30 1 * * *",
         execution_timezone=timezone,
         default_status=DefaultScheduleStatus.RUNNING,
@@ -119,11 +93,3 @@ def build_source_schedules(
         ]
 
     return [frequent, late_updates]
-
-
-vima_schedules = build_source_schedules(
-    Source.VIMA, vima_sync_job, every_minutes=sync_every_minutes(Source.VIMA)
-)
-payshack_schedules = build_source_schedules(
-    Source.PAYSHACK, payshack_sync_job, every_minutes=sync_every_minutes(Source.PAYSHACK)
-)

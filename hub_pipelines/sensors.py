@@ -1,38 +1,36 @@
-"""Sensors: reconcile the days a source changed, and record failed syncs in `sync_state`."""
+"""Sensors: reconcile the days a source changed, finish days a sync could not read whole, and
+keep `sync_state` true to runs that died."""
 
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 from dagster import (
-    AssetKey,
     AssetRecordsFilter,
     DagsterInstance,
     DagsterRunStatus,
     DefaultSensorStatus,
-    RunFailureSensorContext,
     RunRequest,
     RunsFilter,
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
-    run_failure_sensor,
     sensor,
 )
 
-from hub_core.logging import describe_error
-from hub_core.orchestration import SOURCE_TAG, SYNC_JOBS
+from hub_core.orchestration import RECONCILE_JOB, SYNC_JOBS
 from hub_core.queries.periods import today_in
 from hub_core.queries.reconciliation import margin_reach, missing_inputs
 from hub_core.queries.sync import incomplete_partitions, sync_states
 from hub_core.settings import get_settings
-from hub_core.types import Source, SyncStatus
-from hub_pipelines.jobs import payshack_sync_job, reconcile_job, vima_sync_job
+from hub_core.types import SyncStatus
+from hub_pipelines.defs.payshack.assets import NORMALIZED as PAYSHACK_NORMALIZED
+from hub_pipelines.defs.vima.assets import NORMALIZED as VIMA_NORMALIZED
+from hub_pipelines.jobs import reconcile_job, sync_jobs
 from hub_pipelines.partitions import daily_partitions
 from hub_pipelines.resources import WarehouseResource
-from hub_pipelines.schedules import source_busy
-from hub_pipelines.warehouse import fail_dead_sync, set_sync_state
+from hub_pipelines.warehouse.sync import fail_dead_sync
 
-NORMALIZED_ASSETS = (AssetKey("vima_transactions"), AssetKey("payshack_transactions"))
+NORMALIZED_ASSETS = (VIMA_NORMALIZED, PAYSHACK_NORMALIZED)
 BATCH = 500
 
 
@@ -59,7 +57,7 @@ def queued_days(instance: DagsterInstance) -> set[str]:
     """Days with a reconciliation run queued and not started yet: it will read everything that
     landed before it starts, so no other run of that day needs queueing."""
     records = instance.get_run_records(
-        filters=RunsFilter(job_name=reconcile_job.name, statuses=WAITING_STATUSES), limit=1000
+        filters=RunsFilter(job_name=RECONCILE_JOB, statuses=WAITING_STATUSES), limit=1000
     )
     return {
         key
@@ -113,7 +111,7 @@ def reconcile_changed_days(
 
 
 @sensor(
-    jobs=[vima_sync_job, payshack_sync_job],
+    jobs=sync_jobs,
     minimum_interval_seconds=30,
     default_status=DefaultSensorStatus.RUNNING,
     description="Sync again every day whose last sync could not read it whole (a PayShack list "
@@ -122,8 +120,8 @@ def reconcile_changed_days(
 def finish_incomplete_days(
     context: SensorEvaluationContext, warehouse: WarehouseResource
 ) -> SensorResult | SkipReason:
-    """One run per incomplete outcome (run key: source, day and the incomplete sync's run),
-    left for a later tick while that source has a run queued or running."""
+    """One run per incomplete outcome (run key: source, day and the incomplete sync's run);
+    it queues behind any run of that source (its pool)."""
     with warehouse.engine().connect() as conn:
         pending = incomplete_partitions(conn)
     valid = set(daily_partitions.get_partition_keys())
@@ -135,41 +133,12 @@ def finish_incomplete_days(
             tags={"hub/trigger": "finish_incomplete"},
         )
         for source, days in pending.items()
-        if days and not source_busy(context.instance, source)
         for key, run_id in days.items()
         if key in valid
     ]
     if not requests:
-        return SkipReason("no incomplete day to finish (or its source is busy)")
+        return SkipReason("no incomplete day to finish")
     return SensorResult(run_requests=requests)
-
-
-@run_failure_sensor(
-    monitored_jobs=[vima_sync_job, payshack_sync_job],
-    default_status=DefaultSensorStatus.RUNNING,
-    description="Mark the source failed in sync_state when its sync run fails.",
-)
-def record_failed_sync(context: RunFailureSensorContext, warehouse: WarehouseResource) -> None:
-    """Record the failure (error text masked) for the API's sync status, unless a newer run
-    (e.g. its retry) has recorded its own state since."""
-    run = context.dagster_run
-    source = Source(run.tags[SOURCE_TAG])
-    record = context.instance.get_run_record_by_id(run.run_id)
-    with warehouse.begin() as conn:
-        set_sync_state(
-            conn,
-            source,
-            SyncStatus.FAILED,
-            run_id=run.run_id,
-            partition_key=run.tags.get("dagster/partition"),
-            error=describe_error(context.failure_event.message or "run failed"),
-            unless_newer_than=_aware(record.create_timestamp) if record else None,
-        )
-
-
-def _aware(moment: datetime) -> datetime:
-    """Dagster's run timestamps may be naive UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @sensor(

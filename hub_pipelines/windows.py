@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from hub_core.timeutil import day_bounds
 
@@ -21,6 +21,12 @@ class PartitionWindow:
         """The window of the daily partition `key` (YYYY-MM-DD) in `timezone`."""
         start, end = day_bounds(date.fromisoformat(key), timezone)
         return cls(key=key, start=start, end=end)
+
+    @classmethod
+    def of(cls, key: str, start: datetime, end: datetime) -> PartitionWindow:
+        """The window of partition `key` from its bounds in any zone (Dagster's
+        `partition_time_window`), kept in UTC."""
+        return cls(key=key, start=start.astimezone(UTC), end=end.astimezone(UTC))
 
     def provider_dates(self) -> tuple[date, date]:
         """The first and last UTC calendar dates the window touches."""

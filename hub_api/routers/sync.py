@@ -12,7 +12,7 @@ from hub_api.deps import ConnectionDep, DagsterDep, OperatorDep, ReaderDep, Redi
 from hub_api.errors import APIError, invalid
 from hub_api.launching import launch_exclusive
 from hub_api.schemas import UTCTime, error_responses
-from hub_core.orchestration import SOURCE_TAG, SYNC_JOBS, next_tick, sync_every_minutes
+from hub_core.orchestration import SYNC_JOBS, next_tick, sync_every_minutes
 from hub_core.queries.periods import today_in
 from hub_core.queries.sync import incomplete_partitions, sync_states
 from hub_core.timeutil import utc_now
@@ -188,7 +188,7 @@ def trigger(
                     redis,
                     SYNC_JOBS[source],
                     day.isoformat(),
-                    busy_tags={SOURCE_TAG: source.value},
+                    busy_tags={},  # any run of the source's job
                     what=f"a {source.value} sync",
                 )
             )

@@ -21,7 +21,7 @@ from hub_api.main import create_app
 from hub_core.settings import get_settings
 from hub_core.types import Direction, Source, Status, Transaction
 from hub_pipelines.metrics import refresh_hourly_metrics
-from hub_pipelines.warehouse import upsert_transactions
+from hub_pipelines.warehouse.transactions import upsert_transactions
 
 READER = {"X-API-Key": "test-reader-key"}
 OPERATOR = {"Authorization": "Bearer test-operator-key"}

@@ -16,7 +16,8 @@ from hub_core.cache import DATA_VERSION_KEY
 from hub_core.queries.reconciliation import SourceSync, trust_reasons
 from hub_core.tables import reconciliation_results
 from hub_core.types import Source
-from hub_pipelines.warehouse import record_partition_sync, record_reconciliation_run
+from hub_pipelines.warehouse.reconciliation_runs import record_reconciliation_run
+from hub_pipelines.warehouse.sync import record_partition_sync
 from tests.api.conftest import OPERATOR, READER
 
 URL = f"{API_PREFIX}/reconciliation"

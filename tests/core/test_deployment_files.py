@@ -316,8 +316,9 @@ def test_dagster_instance_config() -> None:
     dagster_instance_config(str(ROOT), "dagster.yaml")  # Dagster's own schema
     assert config["storage"]["postgres"]["postgres_url"] == {"env": "DAGSTER_POSTGRES_URL"}
     assert config["run_coordinator"]["class"] == "QueuedRunCoordinator"
-    (limit,) = config["concurrency"]["runs"]["tag_concurrency_limits"]
-    assert limit == {"key": "hub/source", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
+    # one run per source is the pools' doing (one slot, granted per run), nothing else's
+    assert config["concurrency"]["pools"] == {"default_limit": 1, "granularity": "run"}
+    assert "tag_concurrency_limits" not in config["concurrency"]["runs"]
     assert config["run_retries"]["enabled"] is True
     assert config["run_monitoring"]["enabled"] is True
     assert config["telemetry"]["enabled"] is False

@@ -19,7 +19,7 @@ from hub_core.queries.filters import TransactionFilters
 from hub_core.queries.periods import Period
 from hub_core.types import Direction, Source, Status, Transaction
 from hub_pipelines.metrics import refresh_hourly_metrics
-from hub_pipelines.warehouse import upsert_transactions
+from hub_pipelines.warehouse.transactions import upsert_transactions
 
 ZONES = [
     "UTC",

@@ -24,8 +24,8 @@ from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 from playwright.sync_api import sync_playwright
 
 from hub_core.orchestration import RECONCILE_JOB
-from hub_core.settings import CHROMIUM_ARGS
 from hub_core.types import Source
+from hub_pipelines.sources.payshack.browser import CHROMIUM_ARGS
 from tests.api.conftest import OPERATOR, READER
 from tests.conftest import wait_for as poll
 from tests.e2e.stack import (

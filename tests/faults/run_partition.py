@@ -13,7 +13,7 @@ import sys
 
 from dagster import DagsterInstance
 
-from hub_core.orchestration import SOURCE_TAG, SYNC_JOBS
+from hub_core.orchestration import SYNC_JOBS
 from hub_core.types import Source
 from hub_pipelines.definitions import defs
 
@@ -25,7 +25,6 @@ def main(source: str, partition: str, own_instance: bool = False) -> int:
         result = job.execute_in_process(
             partition_key=partition,
             instance=instance,
-            tags={SOURCE_TAG: source},
             raise_on_error=False,
         )
     print(f"run_id={result.run_id} success={result.success}", flush=True)

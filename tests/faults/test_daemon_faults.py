@@ -1,7 +1,7 @@
 """Faults under the real Dagster daemon (run queue, run monitoring, sensors), runs launched
 through the webserver's GraphQL API as the hub's API does: a SIGKILL of both sources' run
-workers mid-paging, a PayShack day whose list keeps moving, a backfill in which one source lands
-days before the other."""
+workers mid-paging, two syncs of one source submitted at once, a PayShack day whose list keeps
+moving, a backfill in which one source lands days before the other."""
 
 from __future__ import annotations
 
@@ -115,6 +115,34 @@ def test_sigkill_mid_paging_then_the_next_run_stores_exactly(
         dagster_texts(instance, [*killed.values(), *again.values()], dagster_home),
         stored_messages(clean_db),
     )
+
+
+def test_two_syncs_of_one_source_never_overlap_under_the_daemon(
+    calm: SandboxHandle,
+    clean_db: Engine,
+    redis_client,
+    instance: DagsterInstance,
+    client: DagsterClient,
+) -> None:
+    """Two Vima syncs (two days) submitted at once: the second starts only after the first has
+    ended (the source's pool, one slot granted per run); both land their day exactly."""
+    calm.faults.slow_seconds = 0.3
+    calm.faults.set_spec("slow:1")  # each Vima page takes 0.3 s: the runs last a while
+    runs = [client.launch(SYNC_JOBS[Source.VIMA], day, NO_RETRY) for day in DAYS[1:]]
+    try:
+        for run_id in runs:
+            _succeeded(instance, run_id)
+    finally:
+        calm.faults.set_spec(None)
+    records = sorted(
+        (instance.get_run_record_by_id(run_id) for run_id in runs),
+        key=lambda record: record.start_time or 0,
+    )
+    first, second = records
+    assert first.start_time and first.end_time and second.start_time
+    assert second.start_time >= first.end_time, "two runs of one source overlapped"
+    for day in DAYS[1:]:
+        assert_exact(clean_db, calm, Source.VIMA, day)
 
 
 def test_a_day_whose_list_keeps_moving_is_finished_by_the_sensor(

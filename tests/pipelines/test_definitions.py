@@ -60,7 +60,8 @@ from dagster import build_schedule_context, instance_for_test
 from hub_core.settings import SettingsError
 from hub_pipelines.definitions import defs
 from hub_pipelines.resources import PayShackResource, VimaResource
-from hub_pipelines.schedules import payshack_schedules, vima_schedules
+from hub_pipelines.defs.payshack.schedules import payshack_schedules
+from hub_pipelines.defs.vima.schedules import vima_schedules
 
 assert defs.assets
 now = datetime.now(UTC)

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import Engine, text
 
 from hub_core.types import Source, SyncStatus
-from hub_pipelines.sync import tracked_sync
-from hub_pipelines.warehouse import PartitionBusy, partition_lock
+from hub_pipelines.warehouse.locks import PartitionBusy, partition_lock
+from hub_pipelines.warehouse.sync import tracked_sync
 
 
 def test_second_run_of_a_partition_waits_for_the_first(clean_db: Engine) -> None:

@@ -1,29 +1,23 @@
-"""Schedules: which partitions a tick asks for, and skipping while a source is busy."""
+"""Schedules: which partitions a tick asks for (a tick while a run goes queues behind it: the
+source's pool, not the schedule, keeps runs of one source apart)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from dagster import (
     DagsterInstance,
     DagsterRunStatus,
     RunRequest,
-    SkipReason,
     build_schedule_context,
     instance_for_test,
 )
 from dagster._core.test_utils import create_run_for_test
 
-from hub_pipelines.definitions import defs
-from hub_pipelines.schedules import (
-    BUSY_STATUSES,
-    late_update_partition_keys,
-    recent_partition_keys,
-    vima_schedules,
-)
+from hub_pipelines.defs.vima.schedules import vima_schedules
+from hub_pipelines.schedules import late_update_partition_keys, recent_partition_keys
 
 
 @pytest.mark.parametrize(
@@ -57,7 +51,7 @@ def instance() -> Iterator[DagsterInstance]:
         yield test_instance
 
 
-def test_frequent_tick_requests_recent_partitions_and_skips_while_busy(
+def test_frequent_tick_requests_recent_partitions_even_while_a_run_goes(
     instance: DagsterInstance,
 ) -> None:
     schedule = _schedule("vima_every_5_minutes")
@@ -67,32 +61,10 @@ def test_frequent_tick_requests_recent_partitions_and_skips_while_busy(
     requests = schedule(context)
     assert [r.partition_key for r in requests] == ["2026-03-09", "2026-03-10"]
     assert all(isinstance(r, RunRequest) and r.run_key is None for r in requests)
-
-    for status, busy in [
-        (DagsterRunStatus.SUCCESS, False),
-        (DagsterRunStatus.STARTED, True),
-        (DagsterRunStatus.STARTING, True),
-        (DagsterRunStatus.NOT_STARTED, False),
-        (DagsterRunStatus.FAILURE, False),
-    ]:
-        run = create_run_for_test(
-            instance, job_name="vima_sync", status=status, tags={"hub/source": "vima"}
-        )
-        result = schedule(build_schedule_context(instance=instance, scheduled_execution_time=when))
-        assert isinstance(result, SkipReason) is busy
-        instance.delete_run(run.run_id)
-    other = create_run_for_test(
-        instance, job_name="x", status=DagsterRunStatus.STARTED, tags={"hub/source": "payshack"}
-    )
-    assert not isinstance(
-        schedule(build_schedule_context(instance=instance, scheduled_execution_time=when)),
-        SkipReason,
-    )
-    instance.delete_run(other.run_id)
-
-
-def test_queued_runs_count_as_busy() -> None:
-    assert DagsterRunStatus.QUEUED in BUSY_STATUSES
+    run = create_run_for_test(instance, job_name="vima_sync", status=DagsterRunStatus.STARTED)
+    again = schedule(build_schedule_context(instance=instance, scheduled_execution_time=when))
+    assert [r.partition_key for r in again] == ["2026-03-09", "2026-03-10"]  # queued behind it
+    instance.delete_run(run.run_id)
 
 
 def test_late_update_tick_has_stable_run_keys(instance: DagsterInstance) -> None:
@@ -106,25 +78,3 @@ def test_late_update_tick_has_stable_run_keys(instance: DagsterInstance) -> None
         "late-2026-03-08-2026-03-10",
         "late-2026-03-09-2026-03-10",
     ]
-
-
-def test_job_carries_the_source_tag_and_schedules_are_registered() -> None:
-    job = defs.resolve_job_def("vima_sync")
-    assert job.tags["hub/source"] == "vima"
-    names = {s.name for s in defs.schedules or []}
-    assert {"vima_every_5_minutes", "vima_late_updates"} <= names
-
-
-def test_instance_limits_one_run_per_source(dagster_home: Path) -> None:
-    instance = DagsterInstance.from_config(str(dagster_home))
-    try:
-        limits = instance.get_concurrency_config().run_queue_config.tag_concurrency_limits
-        assert {
-            "key": "hub/source",
-            "value": {"applyLimitPerUniqueValue": True},
-            "limit": 1,
-        } in limits
-        assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
-        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
-    finally:
-        instance.dispose()

@@ -11,7 +11,6 @@ from dagster import (
     DagsterInstance,
     DagsterRun,
     DagsterRunStatus,
-    build_run_status_sensor_context,
     build_sensor_context,
     instance_for_test,
     materialize,
@@ -19,20 +18,15 @@ from dagster import (
 from sqlalchemy import text
 
 from hub_core.types import Source, SyncStatus
-from hub_pipelines.assets.vima import vima_assets
+from hub_pipelines.defs.vima.assets import vima_assets
 from hub_pipelines.resources import RedisResource, VimaResource, WarehouseResource
 from hub_pipelines.sensors import (
     affected_days,
     reconcile_changed_days,
-    record_failed_sync,
     sync_state_follows_runs,
 )
-from hub_pipelines.warehouse import (
-    fail_dead_sync,
-    partition_lock,
-    record_partition_sync,
-    set_sync_state,
-)
+from hub_pipelines.warehouse.locks import partition_lock
+from hub_pipelines.warehouse.sync import fail_dead_sync, record_partition_sync, set_sync_state
 from tests.pipelines.conftest import start_sandbox
 
 VALID = {f"2026-02-0{d}" for d in range(1, 8)}
@@ -116,12 +110,10 @@ def test_sensor_requests_each_affected_day_once(instance: DagsterInstance, clean
     ]
 
 
-def test_run_failure_sensor_marks_the_source_failed(
-    small_scenario,
-    clean_db,
-    redis_client,
-    instance,
+def test_a_failing_sync_records_its_own_error(
+    small_scenario, clean_db, redis_client, instance
 ) -> None:
+    """The one place a failed sync is recorded: the run itself (`tracked_sync`), at once."""
     with start_sandbox(small_scenario, faults="503:1") as handle:
         result = materialize(
             [vima_assets],
@@ -134,31 +126,14 @@ def test_run_failure_sensor_marks_the_source_failed(
             },
             instance=instance,
             raise_on_error=False,
-            tags={"hub/source": "vima"},
         )
     assert not result.success
-    with clean_db.begin() as conn:
-        conn.execute(text("UPDATE sync_state SET status = 'running', error_message = NULL"))
-    run = instance.get_run_by_id(result.run_id)
-    failure = next(
-        e
-        for e in instance.all_logs(result.run_id)
-        if e.is_dagster_event and e.dagster_event.is_run_failure
-    )
-    context = build_run_status_sensor_context(
-        sensor_name="record_failed_sync",
-        dagster_event=failure.dagster_event,
-        dagster_instance=instance,
-        dagster_run=run,
-        resources={"warehouse": WarehouseResource()},
-    ).for_run_failure()
-    record_failed_sync(context)
     with clean_db.connect() as conn:
         status, error, run_id = conn.execute(
             text("SELECT status, error_message, run_id FROM sync_state WHERE source = 'vima'")
         ).one()
     assert (status, run_id) == ("failed", result.run_id)
-    assert error
+    assert "VimaAPIError" in error and "\n" not in error
 
 
 def test_a_day_with_a_queued_reconciliation_is_not_queued_again(
@@ -231,20 +206,3 @@ def test_sync_state_follows_dagsters_runs(instance: DagsterInstance, clean_db) -
     _running(clean_db, "cli-run")  # a run of another instance, dead: its lock is free
     sync_state_follows_runs(context)
     assert _state(clean_db)[:2] == ("failed", "cli-run")
-
-
-def test_a_late_failure_report_does_not_hide_a_newer_run(clean_db) -> None:
-    from datetime import UTC, datetime, timedelta
-
-    created = datetime.now(UTC) - timedelta(minutes=5)
-    _running(clean_db, "retry-run")  # the retry started after the failed run was created
-    with clean_db.begin() as conn:
-        set_sync_state(
-            conn, Source.VIMA, SyncStatus.FAILED, run_id="first-run", unless_newer_than=created
-        )
-    assert _state(clean_db)[:2] == ("running", "retry-run")
-    with clean_db.begin() as conn:  # its own state, or an older run's, is replaced
-        set_sync_state(
-            conn, Source.VIMA, SyncStatus.FAILED, run_id="retry-run", unless_newer_than=created
-        )
-    assert _state(clean_db)[:2] == ("failed", "retry-run")

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
-from hub_pipelines.warehouse import upsert_raw_vima
+from hub_pipelines.sources.vima.landing import upsert_raw_vima
 
 
 def _op(op_id: int, update_id: int, status: str = "success") -> dict[str, Any]:

@@ -57,7 +57,7 @@ def browser() -> Iterator[Any]:
     of the same process (a pytest-xdist worker) start their own."""
     from playwright.sync_api import sync_playwright
 
-    from hub_core.settings import CHROMIUM_ARGS
+    from hub_pipelines.sources.payshack.browser import CHROMIUM_ARGS
 
     path = get_settings().hub_chromium_path or "/usr/bin/chromium"
     with sync_playwright() as playwright:

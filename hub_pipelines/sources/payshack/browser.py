@@ -34,12 +34,22 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from hub_core.logging import get_logger, mask_secrets
-from hub_core.settings import CHROMIUM_ARGS
+from hub_core.types import Direction
 from hub_pipelines.sources.payshack.dom import READ_PAGE_JS, rows_from_table
 from hub_pipelines.sources.payshack.normalize import IST, parse_row_time
 
-Kind = Literal["payin", "payout"]
 Reader = Literal["api", "dom"]
+
+CHROMIUM_ARGS: tuple[str, ...] = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+"""Flags for Debian's Chromium on a machine with no outside network (see DESIGN.md)."""
 
 LOGIN_PATH = "/login"
 LOGIN_API = "/indigate-user-svc/api/v1/auth/login"
@@ -335,7 +345,7 @@ class PayShackBrowser:
     # -- readers ----------------------------------------------------------------------------
 
     def read_day(
-        self, kind: Kind, start: datetime, end: datetime, reader: Reader = "api"
+        self, kind: Direction, start: datetime, end: datetime, reader: Reader = "api"
     ) -> ReadResult:
         """Every `kind` row created in [start, end) (UTC), keyed by `txnId`.
 
@@ -373,7 +383,7 @@ class PayShackBrowser:
         return result
 
     def _api_pages(
-        self, kind: Kind, date_from: date, date_to: date
+        self, kind: Direction, date_from: date, date_to: date
     ) -> Iterator[tuple[list[dict[str, Any]], int]]:
         page_no, relogins = 1, 0
         while True:
@@ -395,7 +405,9 @@ class PayShackBrowser:
                 return
             page_no += 1
 
-    def _api_page(self, kind: Kind, page_no: int, date_from: date, date_to: date) -> dict[str, Any]:
+    def _api_page(
+        self, kind: Direction, page_no: int, date_from: date, date_to: date
+    ) -> dict[str, Any]:
         """One page of a list; 5xx, 429, timeouts and garbage are retried with backoff."""
         for attempt in Retrying(
             retry=retry_if_exception_type(_Transient),
@@ -435,7 +447,7 @@ class PayShackBrowser:
                     raise _Transient(f"{kind} page {page_no}: unparseable body") from None
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _open_view(self, kind: Kind, date_from: date, date_to: date) -> dict[str, Any]:
+    def _open_view(self, kind: Direction, date_from: date, date_to: date) -> dict[str, Any]:
         """Show the view with the day's filters and 100 rows a page; returns page 1."""
         session = self.session()
         page = self.page
@@ -475,7 +487,7 @@ class PayShackBrowser:
         return table
 
     def _dom_pages(
-        self, kind: Kind, date_from: date, date_to: date
+        self, kind: Direction, date_from: date, date_to: date
     ) -> Iterator[tuple[list[dict[str, Any]], int]]:
         """The view's pages, read as a person would: open, page size 100, next, next, ...
 

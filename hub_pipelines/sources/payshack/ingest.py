@@ -1,107 +1,63 @@
-"""PayShack partition ingestion and normalization as plain functions (no Dagster)."""
+"""PayShack partition ingestion and normalization as plain functions (no Dagster).
+
+`ingest_partition` reads the day's pay-ins and pay-outs (each list whole, every run: a
+dashboard has no cursor to resume from) and lands them; `normalize_partition` turns the
+partition's raw rows into transactions.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Sequence
 
-import orjson
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
-from hub_core.types import Source
+from hub_core.types import Direction
+from hub_pipelines.ingesting import IngestReport, StreamReport
 from hub_pipelines.normalizing import NormalizeReport, normalize_into_transactions
-from hub_pipelines.sources.payshack.browser import Kind, PayShackBrowser, Reader
-from hub_pipelines.sources.payshack.normalize import MalformedRow, is_known_status, normalize_row
-from hub_pipelines.warehouse import (
-    Checkpoint,
-    UpsertCounts,
-    batched,
-    save_checkpoint,
-    upsert_raw_payshack,
-)
+from hub_pipelines.sources.payshack.browser import PayShackBrowser, Reader
+from hub_pipelines.sources.payshack.landing import raw_rows, upsert_raw_payshack
+from hub_pipelines.sources.payshack.normalize import STATUSES, normalize_row
+from hub_pipelines.warehouse.rows import batched
 from hub_pipelines.windows import PartitionWindow
 
-KINDS: tuple[Kind, ...] = ("payin", "payout")
 WRITE_BATCH = 500
 
 
-@dataclass(slots=True)
-class KindReport:
-    """What reading one list (pay-ins or pay-outs) of a day did."""
-
-    rows: UpsertCounts = field(default_factory=UpsertCounts)
-    read: int = 0
-    pages: int = 0
-    passes: int = 0
-    shifted: bool = False
-    complete: bool = False
-
-
-@dataclass(slots=True)
-class IngestReport:
-    """What one PayShack ingestion run of a partition did."""
-
-    reader: str
-    kinds: dict[str, KindReport] = field(default_factory=dict)
-    session_reused: bool = False
-    logins: int = 0
-    seconds: float = 0.0
-
-    @property
-    def read(self) -> int:
-        """Rows read over both lists."""
-        return sum(k.read for k in self.kinds.values())
-
-
 def ingest_partition(
-    browser: PayShackBrowser, engine: Engine, window: PartitionWindow, reader: Reader
+    browser: PayShackBrowser,
+    engine: Engine,
+    window: PartitionWindow,
+    reader: Reader,
+    kinds: Sequence[Direction] = tuple(Direction),
 ) -> IngestReport:
-    """Read the day's pay-ins and pay-outs and land them in `raw_payshack_transactions`.
+    """Read the day's lists of `kinds` (pay-ins and pay-outs) and land them in
+    `raw_payshack_transactions`.
 
-    Rows are upserted by (kind, txnId) in batches, each with the list's checkpoint in the
-    same transaction; a re-run upserts the same keys, so nothing is doubled.
+    Rows are upserted by (kind, txnId) in batches; a re-run upserts the same keys, so nothing
+    is doubled. A list that kept moving while it was read is reported incomplete (its stream's
+    `complete`), and the rows read are landed all the same.
     """
     started = time.monotonic()
-    report = IngestReport(reader=reader)
-    for kind in KINDS:
+    report = IngestReport(details={"reader": reader})
+    for kind in kinds:
         result = browser.read_day(kind, window.start, window.end, reader)
-        kind_report = KindReport(
-            read=len(result.rows),
+        read = report.streams[kind.value] = StreamReport(
+            fetched=len(result.rows),
             pages=result.pages,
             passes=result.passes,
             shifted=result.shifted,
             complete=result.complete,
+            cursor=str(result.pages),  # a list has no cursor: how far it was paged
         )
-        written = 0
-        batches = list(batched(list(result.rows.values()), WRITE_BATCH)) or [[]]
-        for index, batch in enumerate(batches, 1):
-            written += len(batch)
-            last = index == len(batches)
-            checkpoint = Checkpoint(None, result.pages, written, last and result.complete)
+        for batch in batched(result.rows.values(), WRITE_BATCH):
             with engine.begin() as conn:
-                kind_report.rows.add(upsert_raw_payshack(conn, kind, batch, window.key))
-                save_checkpoint(conn, Source.PAYSHACK, kind, window.key, checkpoint)
-        report.kinds[kind] = kind_report
-    report.session_reused = browser.session_reused
-    report.logins = browser.logins
+                read.rows.add(upsert_raw_payshack(conn, kind, batch, window.key))
+    report.details.update(
+        session="reused" if browser.session_reused else "fresh login", logins=browser.logins
+    )
     report.seconds = time.monotonic() - started
     return report
-
-
-def _raw_rows(engine: Engine, window: PartitionWindow) -> Iterator[tuple[Kind, dict[str, Any]]]:
-    query = text(
-        "SELECT kind, payload::text FROM raw_payshack_transactions "
-        "WHERE (created_at >= :start AND created_at < :end) "
-        "OR (created_at IS NULL AND partition_key = :key) ORDER BY kind, txn_id"
-    )
-    with engine.connect() as conn:
-        result = conn.execution_options(stream_results=True, yield_per=5000).execute(
-            query, {"start": window.start, "end": window.end, "key": window.key}
-        )
-        for kind, payload in result:
-            yield kind, orjson.loads(payload)
 
 
 def normalize_partition(
@@ -110,8 +66,7 @@ def normalize_partition(
     """Normalize the partition's raw PayShack rows and upsert them into `transactions`."""
     return normalize_into_transactions(
         engine,
-        _raw_rows(engine, window),
+        raw_rows(engine, window),
         lambda record: normalize_row(record[1], record[0], client_project_map),
-        is_known_status,
-        MalformedRow,
+        STATUSES,
     )

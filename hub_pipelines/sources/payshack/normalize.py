@@ -11,30 +11,28 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Any
 
 from hub_core.timeutil import parse_utc
-from hub_core.types import Direction, Source, Status, Transaction
-
-Kind = Literal["payin", "payout"]
+from hub_core.types import Direction, MalformedRecord, Source, Status, StatusMap, Transaction
 
 IST = timezone(timedelta(hours=5, minutes=30), "IST")
 
-STATUS_MAP: dict[str, Status] = {
-    "success": Status.SUCCESS,
-    "failed": Status.FAILED,
-    "tampered": Status.FAILED,
-    "expired": Status.FAILED,
-    "initiated": Status.PENDING,
-    "pending": Status.PENDING,
-    "in process": Status.PENDING,
-    "incomplete": Status.PENDING,
-    "refunded": Status.REFUNDED,
-    "cb refunded": Status.REFUNDED,
-}
+STATUSES = StatusMap(
+    {
+        "success": Status.SUCCESS,
+        "failed": Status.FAILED,
+        "tampered": Status.FAILED,
+        "expired": Status.FAILED,
+        "initiated": Status.PENDING,
+        "pending": Status.PENDING,
+        "in process": Status.PENDING,
+        "incomplete": Status.PENDING,
+        "refunded": Status.REFUNDED,
+        "cb refunded": Status.REFUNDED,
+    }
+)
 """PayShack status (case- and space-insensitive, `_` as a space) -> normalized status."""
-
-UNKNOWN_STATUS = Status.PENDING
 FINAL_STATUSES = frozenset({Status.SUCCESS, Status.FAILED, Status.REFUNDED})
 CURRENCY = "INR"
 
@@ -49,30 +47,6 @@ _IST_FORMATS = (
     "%d %b %Y %I:%M:%S %p",
     "%d-%m-%Y %H:%M:%S",
 )
-
-
-class MalformedRow(ValueError):
-    """A PayShack row that cannot become a transaction."""
-
-    def __init__(self, txn_id: str | None, field: str, reason: str) -> None:
-        self.txn_id = txn_id
-        self.field = field
-        self.reason = reason
-        super().__init__(f"row {txn_id or '<no id>'}: {field}: {reason}")
-
-
-def _status_key(raw: str) -> str:
-    return " ".join(raw.replace("_", " ").split()).lower()
-
-
-def normalize_status(raw: str) -> Status:
-    """Normalized status of a raw PayShack status; unknown values map to pending."""
-    return STATUS_MAP.get(_status_key(str(raw)), UNKNOWN_STATUS)
-
-
-def is_known_status(raw: str) -> bool:
-    """Whether `raw` is in the PayShack status map."""
-    return _status_key(str(raw)) in STATUS_MAP
 
 
 def parse_amount(text: str) -> Decimal:
@@ -132,7 +106,7 @@ def _money(
     value = row.get(field)
     if value is None or (isinstance(value, str) and not value.strip()) or value == "-":
         if required:
-            raise MalformedRow(txn_id, field, "missing")
+            raise MalformedRecord("row", txn_id, field, "missing")
         return None
     try:
         if isinstance(value, str):
@@ -142,9 +116,9 @@ def _money(
         else:
             amount = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
     except (ValueError, InvalidOperation) as exc:
-        raise MalformedRow(txn_id, field, str(exc)) from None
+        raise MalformedRecord("row", txn_id, field, str(exc)) from None
     if not amount.is_finite():
-        raise MalformedRow(txn_id, field, f"amount {value!r} is not finite")
+        raise MalformedRecord("row", txn_id, field, f"amount {value!r} is not finite")
     return amount
 
 
@@ -154,12 +128,12 @@ def _time(
     value = row.get(field)
     if value in (None, "", "-"):
         if required:
-            raise MalformedRow(txn_id, field, "missing")
+            raise MalformedRecord("row", txn_id, field, "missing")
         return None
     try:
         return parse_row_time(value)
     except ValueError as exc:
-        raise MalformedRow(txn_id, field, str(exc)) from None
+        raise MalformedRecord("row", txn_id, field, str(exc)) from None
 
 
 def parse_row_time(value: str) -> datetime:
@@ -170,30 +144,31 @@ def parse_row_time(value: str) -> datetime:
 
 
 def _normalize(
-    row: Mapping[str, Any], kind: Kind, client_project_map: Mapping[str, str]
+    row: Mapping[str, Any], kind: Direction | str, client_project_map: Mapping[str, str]
 ) -> Transaction:
+    kind = Direction(kind)
     if not isinstance(row, Mapping):
-        raise MalformedRow(None, "row", "not an object")
+        raise MalformedRecord("row", None, "row", "not an object")
     txn_id = _text(row.get("txnId"))
     if txn_id is None:
-        raise MalformedRow(None, "txnId", "missing")
+        raise MalformedRecord("row", None, "txnId", "missing")
     raw_status = _text(row.get("txnStatus"))
     if raw_status is None:
-        raise MalformedRow(txn_id, "txnStatus", "missing")
+        raise MalformedRecord("row", txn_id, "txnStatus", "missing")
     amount = _money(row, "amount", txn_id, required=True)
     assert amount is not None
     if amount < 0:
-        raise MalformedRow(txn_id, "amount", f"negative amount {row.get('amount')!r}")
-    status = normalize_status(raw_status)
+        raise MalformedRecord("row", txn_id, "amount", f"negative amount {row.get('amount')!r}")
+    status = STATUSES.status(raw_status)
     created_at = _time(row, "createdAt", txn_id, required=True)
     updated_at = _time(row, "modifiedAt", txn_id)
     client_name = _text(row.get("clientName"))
     order_id = _text(row.get("orderId"))
-    fee_field = "totalCommissionAmount" if kind == "payin" else "txnCharges"
-    is_payin = kind == "payin"
+    fee_field = "totalCommissionAmount" if kind is Direction.PAYIN else "txnCharges"
+    is_payin = kind is Direction.PAYIN
     return Transaction(
         source=Source.PAYSHACK,
-        source_id=f"{kind}:{txn_id}",
+        source_id=f"{kind.value}:{txn_id}",
         direction=Direction.PAYIN if is_payin else Direction.PAYOUT,
         amount=amount,
         currency=CURRENCY,
@@ -231,7 +206,7 @@ def _project_map(client_project_map: Mapping[str, str] | None) -> Mapping[str, s
 def normalize_payin(
     row: Mapping[str, Any], client_project_map: Mapping[str, str] | None = None
 ) -> Transaction:
-    """A Pay-In row (JSON or dashboard) as a `Transaction`; raises `MalformedRow`.
+    """A Pay-In row (JSON or dashboard) as a `Transaction`; raises `MalformedRecord`.
 
     `client_project_map` defaults to `HUB_CLIENT_PROJECT_MAP`.
     """
@@ -241,12 +216,14 @@ def normalize_payin(
 def normalize_payout(
     row: Mapping[str, Any], client_project_map: Mapping[str, str] | None = None
 ) -> Transaction:
-    """A Pay-Out row (JSON or dashboard) as a `Transaction`; raises `MalformedRow`."""
+    """A Pay-Out row (JSON or dashboard) as a `Transaction`; raises `MalformedRecord`."""
     return _normalize(row, "payout", _project_map(client_project_map))
 
 
 def normalize_row(
-    row: Mapping[str, Any], kind: Kind, client_project_map: Mapping[str, str] | None = None
+    row: Mapping[str, Any],
+    kind: Direction | str,
+    client_project_map: Mapping[str, str] | None = None,
 ) -> Transaction:
     """A row of either kind as a `Transaction`."""
     return _normalize(row, kind, _project_map(client_project_map))

@@ -21,50 +21,27 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine
 
 from hub_core.types import Source
+from hub_pipelines.ingesting import IngestReport
 from hub_pipelines.normalizing import NormalizeReport, normalize_into_transactions
 from hub_pipelines.prefetch import prefetched
 from hub_pipelines.sources.vima.client import VimaClient
-from hub_pipelines.sources.vima.normalize import (
-    MalformedOperation,
-    is_known_status,
-    normalize_operation,
-)
-from hub_pipelines.warehouse import (
-    Checkpoint,
-    UpsertCounts,
-    landing_connection,
-    load_checkpoint,
-    optional_time,
-    save_checkpoint,
-    upsert_raw_vima,
-)
+from hub_pipelines.sources.vima.landing import raw_operations, upsert_raw_vima
+from hub_pipelines.sources.vima.normalize import STATUSES, normalize_operation
+from hub_pipelines.warehouse.checkpoints import Checkpoint, load_checkpoint, save_checkpoint
+from hub_pipelines.warehouse.rows import optional_time
+from hub_pipelines.warehouse.session import landing_connection
 from hub_pipelines.windows import PartitionWindow
 
 STREAMS = ("create", "update")
 NORMALIZED = "normalized"
 """Checkpoint stream whose `completed` says every landed row of the partition is normalized."""
-BATCH_SIZE = 5000
 QUEUED_PAGES = 50
 """Pages waiting for the normalizer at most (bounds memory when it falls behind)."""
-
-
-@dataclass(slots=True)
-class IngestReport:
-    """What one ingestion run of a partition did."""
-
-    pages: int = 0
-    fetched: int = 0
-    rows: UpsertCounts = field(default_factory=UpsertCounts)
-    skipped_without_id: int = 0
-    cursors: dict[str, str | None] = field(default_factory=dict)
-    seconds: float = 0.0
 
 
 def _day_filters(window: PartitionWindow) -> dict[str, Any]:
@@ -113,6 +90,7 @@ def _land_stream(
     on_page: Callable[[list[dict[str, Any]]], None] | None,
 ) -> None:
     """Page one cursor stream of the partition; each page commits with its checkpoint."""
+    read = report.stream(stream)
     with conn.begin():
         checkpoint = load_checkpoint(conn, Source.VIMA, stream, window.key)
     checkpoint = checkpoint or Checkpoint(None, 0, 0, False)
@@ -124,26 +102,12 @@ def _land_stream(
         report.skipped_without_id += len(page) - len(keyed)
         checkpoint = Checkpoint(cursor, checkpoint.page + 1, checkpoint.rows + len(page), False)
         with conn.begin():  # the page's rows and its checkpoint, together
-            report.rows.add(upsert_raw_vima(conn, keyed, window.key, (stream, checkpoint)))
+            read.rows.add(upsert_raw_vima(conn, keyed, window.key, (stream, checkpoint)))
         if on_page is not None:
             on_page(keyed)
-        report.pages += 1
-        report.fetched += len(page)
-    report.cursors[stream] = checkpoint.cursor
-
-
-def _raw_payloads(engine: Engine, window: PartitionWindow, batch: int) -> Iterator[dict[str, Any]]:
-    query = text(
-        "SELECT payload::text FROM raw_vima_operations "
-        "WHERE (created_at >= :start AND created_at < :end) "
-        "OR (created_at IS NULL AND partition_key = :key) ORDER BY operation_id"
-    )
-    with engine.connect() as conn:
-        result = conn.execution_options(stream_results=True, yield_per=batch).execute(
-            query, {"start": window.start, "end": window.end, "key": window.key}
-        )
-        for (payload,) in result:
-            yield orjson.loads(payload)
+        read.pages += 1
+        read.fetched += len(page)
+    read.cursor = checkpoint.cursor
 
 
 def normalize_partition(engine: Engine, window: PartitionWindow) -> NormalizeReport:
@@ -151,15 +115,13 @@ def normalize_partition(engine: Engine, window: PartitionWindow) -> NormalizeRep
 
     Malformed operations stay in the raw table and are reported, never failing the rest.
     """
-    report = _normalize(engine, _raw_payloads(engine, window, BATCH_SIZE))
+    report = _normalize(engine, raw_operations(engine, window))
     _mark_normalized(engine, window, True)
     return report
 
 
 def _normalize(engine: Engine, operations: Iterator[dict[str, Any]]) -> NormalizeReport:
-    return normalize_into_transactions(
-        engine, operations, normalize_operation, is_known_status, MalformedOperation
-    )
+    return normalize_into_transactions(engine, operations, normalize_operation, STATUSES)
 
 
 def _mark_normalized(engine: Engine, window: PartitionWindow, done: bool) -> None:
@@ -179,7 +141,7 @@ def _all_normalized(engine: Engine, window: PartitionWindow) -> bool:
 
 
 def _in_window(op: dict[str, Any], window: PartitionWindow) -> bool:
-    """Whether the raw table would count `op` in the partition (see `_raw_payloads`)."""
+    """Whether the raw table would count `op` in the partition (see `raw_payloads`)."""
     created = optional_time(op.get("operation_created_at"))
     return created is None or window.start <= created < window.end
 

@@ -1,6 +1,6 @@
 """Vima operation -> `Transaction`: pure functions, no I/O, no Dagster.
 
-Field rules follow SOURCES.md (Vima). A malformed operation raises `MalformedOperation`
+Field rules follow SOURCES.md (Vima). A malformed operation raises `MalformedRecord`
 naming the operation id and the field; the caller keeps it in the raw table and reports it.
 """
 
@@ -13,43 +13,22 @@ from typing import Any
 
 from hub_core.money import minor_to_major, to_decimal
 from hub_core.timeutil import parse_utc
-from hub_core.types import Direction, Source, Status, Transaction
+from hub_core.types import Direction, MalformedRecord, Source, Status, StatusMap, Transaction
 
-STATUS_MAP: dict[str, Status] = {
-    "success": Status.SUCCESS,
-    "fail": Status.FAILED,
-    "in_process": Status.PENDING,
-    "user_input_required": Status.PENDING,
-}
-"""Vima `current_status` -> normalized status (SOURCES.md)."""
-
-UNKNOWN_STATUS = Status.PENDING
-"""Where an unknown status lands; its raw value stays in `original_status` and is counted."""
+STATUSES = StatusMap(
+    {
+        "success": Status.SUCCESS,
+        "fail": Status.FAILED,
+        "in_process": Status.PENDING,
+        "user_input_required": Status.PENDING,
+    }
+)
+"""Vima `current_status` -> normalized status (SOURCES.md); unknown values are pending."""
 
 METHOD_DIRECTION: dict[str, Direction] = {
     "payment.in": Direction.PAYIN,
     "payment.out": Direction.PAYOUT,
 }
-
-
-class MalformedOperation(ValueError):
-    """A Vima operation that cannot become a transaction."""
-
-    def __init__(self, operation_id: str | None, field: str, reason: str) -> None:
-        self.operation_id = operation_id
-        self.field = field
-        self.reason = reason
-        super().__init__(f"operation {operation_id or '<no id>'}: {field}: {reason}")
-
-
-def map_status(raw: object) -> Status:
-    """Normalized status of a raw Vima status; unknown values map to `UNKNOWN_STATUS`."""
-    return STATUS_MAP.get(str(raw).strip().lower(), UNKNOWN_STATUS)
-
-
-def is_known_status(raw: object) -> bool:
-    """Whether `raw` is a status of the Vima status map."""
-    return str(raw).strip().lower() in STATUS_MAP
 
 
 def id_text(value: object) -> str | None:
@@ -77,12 +56,12 @@ def _time(op: Mapping[str, Any], op_id: str, field: str, required: bool = False)
     value = op.get(field)
     if value in (None, ""):
         if required:
-            raise MalformedOperation(op_id, field, "missing")
+            raise MalformedRecord("operation", op_id, field, "missing")
         return None
     try:
         return parse_utc(value)
     except ValueError:
-        raise MalformedOperation(op_id, field, f"bad timestamp {value!r}") from None
+        raise MalformedRecord("operation", op_id, field, f"bad timestamp {value!r}") from None
 
 
 def _amount(payment: object, op_id: str) -> tuple[Decimal, str]:
@@ -90,18 +69,18 @@ def _amount(payment: object, op_id: str) -> tuple[Decimal, str]:
     value, currency = _get(amount, "value"), _get(amount, "currency")
     field = "create_params.params.payment.amount"
     if value is None or value == "":
-        raise MalformedOperation(op_id, f"{field}.value", "missing")
+        raise MalformedRecord("operation", op_id, f"{field}.value", "missing")
     if not isinstance(currency, str) or not currency.strip():
-        raise MalformedOperation(op_id, f"{field}.currency", "missing")
+        raise MalformedRecord("operation", op_id, f"{field}.currency", "missing")
     currency = currency.strip().upper()
     if isinstance(value, float):
         value = Decimal(repr(value))
     try:
         major = minor_to_major(value, currency)
     except ValueError as exc:
-        raise MalformedOperation(op_id, f"{field}.value", str(exc)) from None
+        raise MalformedRecord("operation", op_id, f"{field}.value", str(exc)) from None
     if major < 0:
-        raise MalformedOperation(op_id, f"{field}.value", f"negative amount {value!r}")
+        raise MalformedRecord("operation", op_id, f"{field}.value", f"negative amount {value!r}")
     return major, currency
 
 
@@ -111,7 +90,7 @@ def _optional_decimal(value: object, op_id: str, field: str) -> Decimal | None:
     try:
         return to_decimal(value)
     except ValueError as exc:
-        raise MalformedOperation(op_id, field, str(exc)) from None
+        raise MalformedRecord("operation", op_id, field, str(exc)) from None
 
 
 def _fee(op: Mapping[str, Any], op_id: str) -> Decimal | None:
@@ -136,24 +115,26 @@ def _name(person: object) -> str | None:
 def normalize_operation(op: Mapping[str, Any]) -> Transaction:
     """Turn one Vima operation object into a `Transaction` (id and data hash filled).
 
-    Raises `MalformedOperation` for a missing id, amount, currency, method or creation time,
+    Raises `MalformedRecord` for a missing id, amount, currency, method or creation time,
     or a bad timestamp or number.
     """
     if not isinstance(op, Mapping):
-        raise MalformedOperation(None, "operation", "not a JSON object")
+        raise MalformedRecord("operation", None, "operation", "not a JSON object")
     op_id = id_text(op.get("operation_id"))
     if op_id is None:
-        raise MalformedOperation(None, "operation_id", "missing")
+        raise MalformedRecord("operation", None, "operation_id", "missing")
     create_params = op.get("create_params")
     method = _get(create_params, "method")
     direction = METHOD_DIRECTION.get(str(method).strip().lower()) if method else None
     if direction is None:
-        raise MalformedOperation(op_id, "create_params.method", f"unknown method {method!r}")
+        raise MalformedRecord(
+            "operation", op_id, "create_params.method", f"unknown method {method!r}"
+        )
     payment = _get(create_params, "params", "payment")
     amount, currency = _amount(payment, op_id)
     raw_status = op.get("current_status")
     if raw_status in (None, ""):
-        raise MalformedOperation(op_id, "current_status", "missing")
+        raise MalformedRecord("operation", op_id, "current_status", "missing")
     client_operation_id = id_text(op.get("client_operation_id")) or id_text(
         _get(payment, "identifiers", "c_id")
     )
@@ -164,7 +145,7 @@ def normalize_operation(op: Mapping[str, Any]) -> Transaction:
         direction=direction,
         amount=amount,
         currency=currency,
-        status=map_status(raw_status),
+        status=STATUSES.status(raw_status),
         original_status=str(raw_status),
         created_at=_time(op, op_id, "operation_created_at", required=True),
         updated_at=_time(op, op_id, "operation_modified_at"),

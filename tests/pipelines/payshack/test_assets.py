@@ -8,7 +8,7 @@ import pytest
 from dagster import DagsterInstance, materialize
 from sqlalchemy import Engine, text
 
-from hub_pipelines.assets.payshack import READ_COMPLETE, payshack_raw, payshack_transactions
+from hub_pipelines.defs.payshack.assets import READ_COMPLETE, payshack_assets
 from hub_pipelines.resources import PayShackResource, RedisResource, WarehouseResource
 from hub_pipelines.sources.payshack.normalize import normalize_row
 from tests.pipelines.conftest import SCENARIO_START
@@ -19,7 +19,7 @@ DAY = SCENARIO_START.isoformat()
 
 def _materialize(handle: Any, reader: str = "api"):
     return materialize(
-        [payshack_raw, payshack_transactions],
+        [payshack_assets],
         partition_key=DAY,
         resources={
             "warehouse": WarehouseResource(),
@@ -109,7 +109,8 @@ def test_wrong_password_fails_the_run_and_marks_sync_failed(
     monkeypatch.setenv("PAYSHACK_PASSWORD", "not-the-password-XYZ")
     get_settings.cache_clear()
     result = materialize(
-        [payshack_raw],
+        [payshack_assets],
+        selection=["payshack_payins", "payshack_payouts"],
         partition_key=DAY,
         resources={
             "warehouse": WarehouseResource(),

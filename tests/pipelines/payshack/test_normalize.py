@@ -10,14 +10,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub_core.types import Direction, Source, Status
+from hub_core.types import Direction, MalformedRecord, Source, Status
 from hub_pipelines.sources.payshack.normalize import (
     IST,
-    MalformedRow,
-    is_known_status,
+    STATUSES,
     normalize_payin,
     normalize_payout,
-    normalize_status,
     parse_amount,
     parse_ist_datetime,
 )
@@ -138,8 +136,8 @@ def test_both_dashboard_formats_agree(moment: datetime) -> None:
     ],
 )  # fmt: skip
 def test_normalize_status(raw: str, status: Status) -> None:
-    assert normalize_status(raw) is status
-    assert is_known_status(raw) is (raw != "Disputed")
+    assert STATUSES.status(raw) is status
+    assert STATUSES.is_known(raw) is (raw != "Disputed")
 
 
 def test_payin_from_the_json_reader() -> None:
@@ -205,7 +203,7 @@ def test_default_map_comes_from_settings() -> None:
     ],
 )
 def test_malformed_rows_name_the_field(change: dict[str, Any], field: str) -> None:
-    with pytest.raises(MalformedRow) as info:
+    with pytest.raises(MalformedRecord) as info:
         normalize_payin({**PAYIN, **change}, MAP)
     assert info.value.field == field
 

@@ -10,7 +10,7 @@ from dagster import DagsterInstance, materialize
 from sqlalchemy import Engine, text
 
 from hub_core.settings import get_settings
-from hub_pipelines.assets.vima import vima_assets
+from hub_pipelines.defs.vima.assets import vima_assets
 from hub_pipelines.sources.vima import ingest
 from hub_pipelines.sources.vima.client import VimaClient
 from hub_pipelines.sources.vima.ingest import (
@@ -19,7 +19,7 @@ from hub_pipelines.sources.vima.ingest import (
     normalize_partition,
 )
 from hub_pipelines.sources.vima.normalize import normalize_operation
-from hub_pipelines.warehouse import upsert_transactions
+from hub_pipelines.warehouse.transactions import upsert_transactions
 from hub_pipelines.windows import PartitionWindow
 from tests.pipelines.vima.test_assets import (
     DAY,
@@ -46,7 +46,7 @@ def _no_raw_reads(monkeypatch: pytest.MonkeyPatch) -> None:
     def fail(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("the one-pass path read the raw table back")
 
-    monkeypatch.setattr(ingest, "_raw_payloads", fail)
+    monkeypatch.setattr(ingest, "raw_operations", fail)
 
 
 def test_one_pass_gives_what_a_pass_from_raw_gives(sandbox, clean_db, monkeypatch) -> None:
@@ -158,7 +158,7 @@ def test_a_later_version_in_the_same_batch_wins(sandbox, clean_db) -> None:
 def test_landing_connection_goes_back_to_the_pool_as_it_came(clean_db) -> None:
     from sqlalchemy import create_engine
 
-    from hub_pipelines.warehouse import landing_connection
+    from hub_pipelines.warehouse.session import landing_connection
 
     engine = create_engine(clean_db.url, pool_size=1, max_overflow=0)
     try:

@@ -12,13 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hub_core.money import currency_exponent
-from hub_core.types import Direction, Source, Status
-from hub_pipelines.sources.vima.normalize import (
-    MalformedOperation,
-    id_text,
-    is_known_status,
-    normalize_operation,
-)
+from hub_core.types import Direction, MalformedRecord, Source, Status
+from hub_pipelines.sources.vima.normalize import STATUSES, id_text, normalize_operation
 
 BASE: dict[str, Any] = {
     "operation_id": "100000001",
@@ -136,7 +131,7 @@ def test_status_map_keeps_the_raw_value(raw: str, status: Status) -> None:
     txn = normalize_operation(op(current_status=raw))
     assert txn.status is status
     assert txn.original_status == raw
-    assert is_known_status(raw) is (raw.lower() != "chargeback")
+    assert STATUSES.is_known(raw) is (raw.lower() != "chargeback")
 
 
 def test_direction_from_method() -> None:
@@ -213,7 +208,7 @@ def test_data_hash_ignores_fetch_noise_but_sees_business_changes() -> None:
     ],
 )
 def test_malformed_operations_name_id_and_field(broken: dict[str, Any], field: str) -> None:
-    with pytest.raises(MalformedOperation) as info:
+    with pytest.raises(MalformedRecord) as info:
         normalize_operation(broken)
     assert info.value.field == field
     expected_id = broken.get("operation_id") or "<no id>"
@@ -221,7 +216,7 @@ def test_malformed_operations_name_id_and_field(broken: dict[str, Any], field: s
 
 
 def test_not_an_object_is_malformed() -> None:
-    with pytest.raises(MalformedOperation, match="not a JSON object"):
+    with pytest.raises(MalformedRecord, match="not a JSON object"):
         normalize_operation(["x"])  # type: ignore[arg-type]
 
 

@@ -1,4 +1,4 @@
-"""The daily reconciliation asset and the hourly metrics asset."""
+"""The daily reconciliation of Vima against PayShack, with its checks."""
 
 from datetime import date
 
@@ -15,13 +15,12 @@ from dagster import (
 from hub_core.queries.periods import today_in
 from hub_core.queries.reconciliation import missing_inputs
 from hub_core.settings import get_settings
-from hub_pipelines.assets.payshack import payshack_transactions
-from hub_pipelines.assets.vima import NORMALIZED as VIMA_NORMALIZED
-from hub_pipelines.metrics import refresh_hourly_metrics
+from hub_pipelines.defs.payshack.assets import NORMALIZED as PAYSHACK_NORMALIZED
+from hub_pipelines.defs.vima.assets import NORMALIZED as VIMA_NORMALIZED
 from hub_pipelines.partitions import daily_partitions
 from hub_pipelines.reconcile import ReconParams, ReconSummary, reconcile_day
 from hub_pipelines.resources import RedisResource, WarehouseResource
-from hub_pipelines.warehouse import record_reconciliation_run
+from hub_pipelines.warehouse.reconciliation_runs import record_reconciliation_run
 
 BREAK_COLUMNS = ("match_type", "match_method", "client_operation_id", "order_id", "amount_diff")
 
@@ -48,18 +47,22 @@ def breaks_markdown(summary: ReconSummary) -> str:
     return "\n".join(lines)
 
 
+RECONCILIATION = "reconciliation"
+
+
 @asset(
+    name=RECONCILIATION,
     partitions_def=daily_partitions,
     group_name="reconciliation",
     kinds={"postgres"},
-    deps=[VIMA_NORMALIZED, payshack_transactions],
+    deps=[VIMA_NORMALIZED, PAYSHACK_NORMALIZED],
     pool="reconciliation",
     description="Vima against PayShack for the day: one result per pair or orphan.",
     check_specs=[
-        AssetCheckSpec("match_rate_above_floor", asset="reconciliation"),
+        AssetCheckSpec("match_rate_above_floor", asset=RECONCILIATION),
         AssetCheckSpec(
             "inputs_complete",
-            asset="reconciliation",
+            asset=RECONCILIATION,
             description="Both sources had synced the day and the neighbours its margin reads; "
             "otherwise the results are stored provisional.",
         ),
@@ -112,21 +115,3 @@ def reconciliation(
             ),
         ],
     )
-
-
-@asset(
-    partitions_def=daily_partitions,
-    group_name="metrics",
-    kinds={"postgres"},
-    deps=[VIMA_NORMALIZED, payshack_transactions],
-    description="Per hour, source, project, direction, status and currency: count, amount, fee.",
-)
-def hourly_metrics(
-    context: AssetExecutionContext, warehouse: WarehouseResource, redis: RedisResource
-) -> MaterializeResult:
-    """Recompute the day's hourly metrics and replace them atomically."""
-    day = date.fromisoformat(context.partition_key)
-    with warehouse.begin() as conn:
-        rows = refresh_hourly_metrics(conn, day, get_settings().hub_timezone)
-    redis.bump_data_version(warehouse.engine())
-    return MaterializeResult(metadata={"rows": rows})

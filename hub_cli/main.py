@@ -1,7 +1,7 @@
 """The `hub` command: migrations, the API server, the sandbox providers.
 
-Commands import the package they run lazily, so `hub_core` depends on none of them.
-"""
+Each command imports the package it runs when it runs (`hub migrate` never imports the
+sandbox's scenario, nor the API)."""
 
 from __future__ import annotations
 
@@ -88,11 +88,14 @@ def api(
     uvicorn.run("hub_api.main:app", host=host, port=port, reload=reload, log_config=None)
 
 
-def _mount_sandbox() -> None:
-    """`hub sandbox ...` lives with the sandbox; the import is here, at the command's edge."""
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def sandbox(ctx: typer.Context) -> None:
+    """The provider stand-ins (`hub sandbox --help`)."""
+    from typer.main import get_command
+
     from hub_sandbox.cli import app as sandbox_app
 
-    app.add_typer(sandbox_app, name="sandbox")
-
-
-_mount_sandbox()
+    get_command(sandbox_app).main(args=ctx.args, prog_name="hub sandbox", standalone_mode=False)

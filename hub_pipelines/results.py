@@ -1,16 +1,20 @@
-"""What every source's assets share: partition windows and the normalized materialization."""
+"""What every source's assets report, the same way: the partition window of a run, the raw
+streams' and the normalized asset's materializations with their checks."""
+
+from collections.abc import Sequence
 
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
+    AssetKey,
     MaterializeResult,
     MetadataValue,
 )
 
-from hub_core.settings import get_settings
 from hub_core.types import Transaction
+from hub_pipelines.ingesting import IngestReport, StreamReport
 from hub_pipelines.normalizing import NormalizeReport
 from hub_pipelines.windows import PartitionWindow
 
@@ -28,10 +32,37 @@ NORMALIZED_CHECKS = ("no_rejected_rows", "no_unknown_statuses")
 
 def window_of(context: AssetExecutionContext) -> PartitionWindow:
     """The UTC window of the run's partition."""
-    return PartitionWindow.for_key(context.partition_key, get_settings().hub_timezone)
+    bounds = context.partition_time_window
+    return PartitionWindow.of(context.partition_key, bounds.start, bounds.end)
 
 
-def normalized_check_specs(asset: str) -> list[AssetCheckSpec]:
+def raw_result(
+    asset_key: AssetKey,
+    report: IngestReport,
+    streams: Sequence[str],
+    check: AssetCheckResult | None = None,
+) -> MaterializeResult:
+    """The materialization of a raw asset landed from `streams` of the run's report."""
+    parts: list[StreamReport] = [report.streams[name] for name in streams]
+    return MaterializeResult(
+        asset_key=asset_key,
+        metadata={
+            "fetched": sum(p.fetched for p in parts),
+            "pages": sum(p.pages for p in parts),
+            "rows_new": sum(p.rows.new for p in parts),
+            "rows_updated": sum(p.rows.updated for p in parts),
+            "rows_unchanged": sum(p.rows.unchanged for p in parts),
+            "complete": all(p.complete for p in parts),
+            "cursors": MetadataValue.json({name: report.streams[name].cursor for name in streams}),
+            "skipped_without_id": report.skipped_without_id,
+            **report.details,
+            "duration_s": round(report.seconds, 3),
+        },
+        check_results=[check] if check else None,
+    )
+
+
+def normalized_check_specs(asset: AssetKey) -> list[AssetCheckSpec]:
     """The checks every normalized asset reports with its materialization."""
     return [AssetCheckSpec(name, asset=asset) for name in NORMALIZED_CHECKS]
 
@@ -46,11 +77,8 @@ def preview_markdown(rows: list[Transaction]) -> str:
     return "\n".join([header, rule, *lines])
 
 
-def normalized_result(report: NormalizeReport, asset_key: str | None = None) -> MaterializeResult:
-    """Metadata and check results of a normalized asset's materialization.
-
-    `asset_key` names the asset when the op materializes more than one.
-    """
+def normalized_result(report: NormalizeReport, asset_key: AssetKey) -> MaterializeResult:
+    """Metadata and check results of a normalized asset's materialization."""
     rejected = report.rejected
     return MaterializeResult(
         asset_key=asset_key,
