@@ -45,22 +45,15 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
+import orjson
+
 from hub_core.timeutil import isoformat_z, parse_utc
 from hub_sandbox.scenario import LateChange, Scenario
 
-try:  # orjson is much faster; the standard library is the fallback.
-    import orjson
 
-    def dumps(value: Any) -> bytes:
-        """Serialize `value` to compact JSON bytes."""
-        return orjson.dumps(value)
-
-except ImportError:  # pragma: no cover - depends on the environment
-    import json
-
-    def dumps(value: Any) -> bytes:
-        """Serialize `value` to compact JSON bytes."""
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+def dumps(value: Any) -> bytes:
+    """Serialize `value` to compact JSON bytes."""
+    return orjson.dumps(value)
 
 
 log = logging.getLogger(__name__)
