@@ -21,6 +21,10 @@ plus the PayShack rows without a Vima row, with parallel workers; (2) `RESULTS_S
 repeated keys (a key on more than one joined row), classifies and inserts every result, and
 returns the day's counts from the rows it inserted. Memory is bounded by `work_mem` per hash
 (more spills to temp files), not by the size of the day.
+
+Every statement of the module is a named file, `hub_pipelines/sql/reconcile_<name>.sql`, read
+once at import: parameters are bound by name (`:name`), enum values included (`ENUM_PARAMS`),
+and the insert's column list comes from `hub_core.tables`.
 """
 
 from __future__ import annotations
@@ -31,182 +35,76 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from enum import StrEnum
+from importlib import resources
+from string import Template
 from typing import Any
 
 import psycopg
 from sqlalchemy import Connection, text
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 
+from hub_core.tables import reconciliation_results
 from hub_core.timeutil import day_bounds
-from hub_core.types import MatchType
+from hub_core.types import MatchMethod, MatchType, Source
+from hub_pipelines.sources.payshack.normalize import CURRENCY as PAYSHACK_CURRENCY
 
+RESULT_CURRENCY: str = PAYSHACK_CURRENCY
+"""The currency of every result. PayShack settles in rupees only (each of its rows is normalized
+to this currency) and the projects mapped to its clients pay in rupees, so the two sides'
+amounts are compared as they are, never converted, and every pair, orphan and duplicate the
+reconciliation writes is in PayShack's currency."""
 
-def _side(alias: str, source: str) -> str:
-    """The window's rows of one side, as a filter on `transactions AS alias`."""
-    return (
-        f"{alias}.source = '{source}' AND {alias}.project = ANY(%(projects)s) "
-        f"AND {alias}.created_at >= %(window_start)s AND {alias}.created_at < %(window_end)s"
-    )
+NO_METHOD = "-"
+"""The method of a count row whose results have none (orphans and duplicates)."""
 
-
-# A CREATE TABLE AS (the only insert PostgreSQL 15 runs with parallel workers) takes no
-# server-side parameters: this statement is bound on the client by psycopg (`ClientCursor`).
-JOIN_SQL = f"""CREATE TEMP TABLE recon_join ON COMMIT DROP AS
--- every Vima row of the window with its PayShack rows of the same (direction, key), if any
-SELECT v.direction, v.match_key AS key, v.project AS v_project, p.project AS p_project,
-       v.source_id AS v_id, p.source_id AS p_id, v.amount AS v_amount, p.amount AS p_amount,
-       v.paid_amount AS v_paid, p.paid_amount AS p_paid, v.status AS v_status,
-       p.status AS p_status, v.created_at AS v_created, p.created_at AS p_created
-FROM transactions v
-LEFT JOIN transactions p
-  ON p.direction = v.direction AND p.match_key = v.match_key AND {_side("p", "payshack")}
-WHERE {_side("v", "vima")}
-UNION ALL
--- and every PayShack row of the window with no Vima row of its key
-SELECT p.direction, p.match_key, NULL, p.project, NULL, p.source_id, NULL, p.amount, NULL,
-       p.paid_amount, NULL, p.status, NULL, p.created_at
-FROM transactions p
-WHERE {_side("p", "payshack")}
-  AND NOT EXISTS (
-      SELECT 1 FROM transactions v
-      WHERE v.direction = p.direction AND v.match_key = p.match_key AND {_side("v", "vima")})
-"""
-
-
-_NOT_REPEATED = (
-    "NOT EXISTS (SELECT 1 FROM dup_keys d WHERE d.direction = j.direction AND d.key = j.key)"
+RESULT_COLUMNS: tuple[str, ...] = tuple(
+    column.name
+    for column in reconciliation_results.columns
+    if column.name not in ("id", "created_at")
 )
+"""The columns of `reconciliation_results` the results statement writes (all but those the table
+generates), by name on both sides of its `INSERT ... SELECT`."""
 
 
-def _unpaired(side: str, other: str) -> str:
-    """The joined rows of one side (`v` or `p`) without a row of the other side's key."""
-    return (
-        f"SELECT {side}_id AS source_id, key, {side}_project AS project, direction, "
-        f"{side}_amount AS amount, {side}_paid AS paid_amount, {side}_status AS status, "
-        f"{side}_created AS created_at, "
-        f"floor(extract(epoch FROM {side}_created) / :fallback_seconds)::bigint AS slot "
-        f"FROM recon_join j WHERE {other}_id IS NULL AND {_NOT_REPEATED}"
-    )
+def _sql(name: str, **fragments: str) -> str:
+    """The statement in `hub_pipelines/sql/<name>.sql`, its `${fragment}`s filled in."""
+    source = resources.files("hub_pipelines").joinpath("sql", f"{name}.sql").read_text("utf-8")
+    return Template(source).substitute(fragments)
 
 
-RESULTS_SQL = f"""WITH dup_keys AS MATERIALIZED (
-    -- a key on more than one joined row occurs more than once on a side: a duplicate
-    SELECT direction, key, min(least(v_created, p_created)) AS key_first
-    FROM recon_join WHERE key IS NOT NULL
-    GROUP BY direction, key HAVING count(*) > 1
-), exact AS (
-    -- the key once on each side: a pair
-    SELECT direction, v_project AS project, key AS client_operation_id, key AS order_id,
-           v_id AS v_source_id, p_id AS p_source_id, v_amount, p_amount, v_paid, p_paid,
-           v_status, p_status, v_created, p_created, 'exact' AS method
-    FROM recon_join j
-    WHERE v_id IS NOT NULL AND p_id IS NOT NULL AND {_NOT_REPEATED}
-), lv AS MATERIALIZED (
-    -- rows with no counterpart by key (and no duplicated key); few
-    {_unpaired("v", "p")}
-), lp AS MATERIALIZED (
-    {_unpaired("p", "v")}
-), lp_near AS MATERIALIZED (
-    -- each unpaired PayShack row under its own time slot and both neighbours: a Vima row's
-    -- fallback candidates are then an equi-join on (project, direction, slot)
-    SELECT lp.*, lp.slot + shift AS near_slot
-    FROM lp CROSS JOIN (VALUES (-1), (0), (1)) AS shifts(shift)
-), edges AS MATERIALIZED (
-    SELECT lv.source_id AS v_source_id, lp.source_id AS p_source_id,
-           count(*) OVER (PARTITION BY lv.source_id) AS v_candidates,
-           count(*) OVER (PARTITION BY lp.source_id) AS p_candidates
-    FROM lv
-    JOIN lp_near lp
-      ON lp.project = lv.project AND lp.direction = lv.direction AND lp.near_slot = lv.slot
-    WHERE lp.amount BETWEEN lv.amount - :tolerance AND lv.amount + :tolerance
-      AND lp.created_at BETWEEN lv.created_at - :fallback AND lv.created_at + :fallback
-), fallback AS MATERIALIZED (
-    SELECT v.direction, v.project, v.key AS client_operation_id, p.key AS order_id,
-           v.source_id AS v_source_id, p.source_id AS p_source_id, v.amount AS v_amount,
-           p.amount AS p_amount, v.paid_amount AS v_paid, p.paid_amount AS p_paid,
-           v.status AS v_status, p.status AS p_status, v.created_at AS v_created,
-           p.created_at AS p_created, 'fallback' AS method
-    FROM edges e
-    JOIN lv v ON v.source_id = e.v_source_id
-    JOIN lp p ON p.source_id = e.p_source_id
-    WHERE e.v_candidates = 1 AND e.p_candidates = 1
-), dup_rows AS (
-    -- every row of a repeated key, once (a joined row repeats a row of the other side)
-    SELECT true AS is_v, j.v_id AS source_id, j.key, j.v_project AS project, j.direction,
-           j.v_amount AS amount, j.v_status AS status, d.key_first
-    FROM recon_join j JOIN dup_keys d ON d.direction = j.direction AND d.key = j.key
-    WHERE j.v_id IS NOT NULL
-    UNION
-    SELECT false, j.p_id, j.key, j.p_project, j.direction, j.p_amount, j.p_status, d.key_first
-    FROM recon_join j JOIN dup_keys d ON d.direction = j.direction AND d.key = j.key
-    WHERE j.p_id IS NOT NULL
-), dups AS (
-    SELECT dup_rows.*,
-           count(*) FILTER (WHERE is_v) OVER k AS nv,
-           count(*) FILTER (WHERE NOT is_v) OVER k AS np
-    FROM dup_rows WINDOW k AS (PARTITION BY direction, key)
-), pairs AS (
-    SELECT * FROM exact UNION ALL SELECT * FROM fallback
-), pair_results AS (
-    SELECT
-        CASE
-            WHEN abs(v_amount - p_amount) > :tolerance
-              OR (v_paid IS NOT NULL AND p_paid IS NOT NULL AND abs(v_paid - p_paid) > :tolerance)
-                THEN 'discrepancy_amount'
-            WHEN v_status <> p_status THEN 'discrepancy_status'
-            ELSE 'matched'
-        END AS match_type,
-        pairs.*
-    FROM pairs
-), results AS (
-    SELECT match_type, method AS match_method,
-           'v:' || v_source_id || '|p:' || p_source_id AS discrepancy_key,
-           project, direction, client_operation_id, order_id, v_source_id AS vima_txn_id,
-           p_source_id AS payshack_txn_id, v_amount AS vima_amount, p_amount AS payshack_amount,
-           v_amount - p_amount AS amount_diff, v_status AS vima_status,
-           p_status AS payshack_status, least(v_created, p_created) AS anchor,
-           CASE WHEN match_type = 'matched' AND method = 'exact' THEN '{{}}'::jsonb
-           ELSE jsonb_build_object(
-               'vima_paid_amount', v_paid, 'payshack_paid_amount', p_paid,
-               'created_gap_seconds', round(extract(epoch FROM p_created - v_created)))
-           END AS details
-    FROM pair_results
-    UNION ALL
-    SELECT 'missing_payshack', NULL, 'v:' || lv.source_id, lv.project, lv.direction, lv.key,
-           NULL, lv.source_id, NULL, lv.amount, NULL, NULL, lv.status, NULL, lv.created_at,
-           '{{}}'::jsonb
-    FROM lv WHERE NOT EXISTS (SELECT 1 FROM fallback f WHERE f.v_source_id = lv.source_id)
-    UNION ALL
-    SELECT 'missing_vima', NULL, 'p:' || lp.source_id, lp.project, lp.direction, NULL, lp.key,
-           NULL, lp.source_id, NULL, lp.amount, NULL, NULL, lp.status, lp.created_at, '{{}}'::jsonb
-    FROM lp WHERE NOT EXISTS (SELECT 1 FROM fallback f WHERE f.p_source_id = lp.source_id)
-    UNION ALL
-    -- a key more than once on either side: every row of it, on both sides
-    SELECT 'duplicate', NULL,
-           'dup:' || CASE WHEN is_v THEN 'vima:' ELSE 'payshack:' END || source_id,
-           project, direction,
-           CASE WHEN is_v THEN key END, CASE WHEN NOT is_v THEN key END,
-           CASE WHEN is_v THEN source_id END, CASE WHEN NOT is_v THEN source_id END,
-           CASE WHEN is_v THEN amount END, CASE WHEN NOT is_v THEN amount END, NULL,
-           CASE WHEN is_v THEN status END, CASE WHEN NOT is_v THEN status END,
-           key_first, jsonb_build_object('key', key, 'vima_rows', nv, 'payshack_rows', np)
-    FROM dups
-), inserted AS (
-    INSERT INTO reconciliation_results (
-        recon_date, run_id, match_type, match_method, discrepancy_key, project, direction,
-        currency, client_operation_id, order_id, vima_txn_id, payshack_txn_id, vima_amount,
-        payshack_amount, amount_diff, vima_status, payshack_status, details
-    )
-    SELECT :recon_date, :run_id, match_type, match_method, discrepancy_key, project,
-           direction, 'INR', client_operation_id, order_id, vima_txn_id, payshack_txn_id,
-           vima_amount, payshack_amount, amount_diff, vima_status, payshack_status, details
-    FROM results
-    WHERE anchor >= :day_start AND anchor < :day_end
-    RETURNING match_type, match_method, coalesce(vima_amount, payshack_amount) AS amount
-)
--- the day's counts and amounts, from what was just written (no second read of the table)
-SELECT match_type, coalesce(match_method, '-'), count(*), coalesce(sum(amount), 0)
-FROM inserted GROUP BY 1, 2
-"""
+def _client_bound(sql: str) -> str:
+    """`sql` with its `:name` parameters as psycopg's `%(name)s` (and `%` escaped), for
+    statements psycopg binds on the client (`ClientCursor`)."""
+    return str(text(sql).compile(dialect=PGDialect_psycopg()))
+
+
+def _enum_params(prefix: str, enum: type[StrEnum]) -> dict[str, str]:
+    """Each member's value as the bound parameter `<prefix>_<value>` (`type_matched`...)."""
+    return {f"{prefix}_{member.value}": member.value for member in enum}
+
+
+ENUM_PARAMS: dict[str, str] = {
+    **_enum_params("type", MatchType),
+    **_enum_params("method", MatchMethod),
+    **_enum_params("source", Source),
+}
+"""The enums' values the statements compare with or write, as bound parameters: no statement
+types one of them as a literal."""
+
+# Every statement of the module, each from its named file in `hub_pipelines/sql/`, read once.
+JOIN_SQL = _client_bound(_sql("reconcile_join"))
+"""Join the window's two sides into `recon_join` (a CREATE TABLE AS takes no server-side
+parameters: psycopg binds it on the client)."""
+RESULTS_SQL = _sql("reconcile_results", result_columns=", ".join(RESULT_COLUMNS))
+"""Classify `recon_join`, insert the day's results, return their counts."""
+_RESULTS = text(RESULTS_SQL)
+_LOCK_DAY = text(_sql("reconcile_lock_day"))
+_DELETE_DAY = text(_sql("reconcile_delete_day"))
+_SET_LOCAL = text(_sql("reconcile_set_local"))
+_DROP_JOIN = text(_sql("reconcile_drop_join"))
+_DAY_COUNTS = text(_sql("reconcile_day_counts"))
+_LARGEST_BREAKS = text(_sql("reconcile_largest_breaks"))
 
 
 RECON_SETTINGS: dict[str, str] = {
@@ -270,31 +168,33 @@ def reconcile_day(conn: Connection, day: date, run_id: str, params: ReconParams)
     day_start, day_end = day_bounds(day, params.timezone)
     margin = timedelta(hours=params.margin_hours)
     steps: dict[str, float] = {}
-    # One reconciliation of a day at a time: a second waits, then replaces the first's results.
-    conn.execute(text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": _day_lock(day)})
+    conn.execute(_LOCK_DAY, {"lock": _day_lock(day)})
     with _timed(steps, "delete"):
-        conn.execute(text("DELETE FROM reconciliation_results WHERE recon_date = :d"), {"d": day})
+        conn.execute(_DELETE_DAY, {"recon_date": day})
     for setting, value in RECON_SETTINGS.items():
-        conn.execute(text(f"SET LOCAL {setting} = '{value}'"))
+        conn.execute(_SET_LOCAL, {"name": setting, "value": value})
     params_ = {
+        **ENUM_PARAMS,
         "projects": list(params.projects),
         "window_start": day_start - margin,
         "window_end": day_end + margin,
         "day_start": day_start,
         "day_end": day_end,
         "tolerance": params.tolerance,
-        "fallback": timedelta(minutes=params.fallback_minutes),
+        "fallback_window": timedelta(minutes=params.fallback_minutes),
         "fallback_seconds": params.fallback_minutes * 60,
         "recon_date": day,
         "run_id": run_id,
+        "currency": RESULT_CURRENCY,
+        "no_method": NO_METHOD,
     }
     # A second reconciliation in the same transaction (tests, a retried op) starts afresh.
-    conn.execute(text("DROP TABLE IF EXISTS pg_temp.recon_join"))
+    conn.execute(_DROP_JOIN)
     with _timed(steps, "join"):
         _execute_client_bound(conn, JOIN_SQL, params_)
     with _timed(steps, "results"):
-        counted = conn.execute(text(RESULTS_SQL), params_).all()
-    conn.execute(text("DROP TABLE pg_temp.recon_join"))
+        counted = conn.execute(_RESULTS, params_).all()
+    conn.execute(_DROP_JOIN)
     summary = ReconSummary(recon_date=day, run_id=run_id, step_seconds=steps)
     _add_counts(summary, counted)
     summary.largest_breaks = largest_breaks(conn, day)
@@ -328,42 +228,24 @@ BREAK_TYPES = tuple(t.value for t in MatchType if t is not MatchType.MATCHED)
 def summarize_day(conn: Connection, day: date, run_id: str = "", largest: int = 10) -> ReconSummary:
     """Counts, amounts and the largest breaks of a day's stored results."""
     summary = ReconSummary(recon_date=day, run_id=run_id)
-    rows = conn.execute(
-        text(
-            "SELECT match_type, coalesce(match_method, '-'), count(*), "
-            "coalesce(sum(coalesce(vima_amount, payshack_amount)), 0) "
-            "FROM reconciliation_results WHERE recon_date = :d GROUP BY 1, 2"
-        ),
-        {"d": day},
-    ).all()
+    rows = conn.execute(_DAY_COUNTS, {"recon_date": day, "no_method": NO_METHOD}).all()
     _add_counts(summary, rows)
     summary.largest_breaks = largest_breaks(conn, day, largest)
     return summary
 
 
 def _add_counts(summary: ReconSummary, rows: Sequence[Any]) -> None:
-    """Fold (match_type, method or '-', count, amount) rows into `summary`."""
+    """Fold (match_type, method or `NO_METHOD`, count, amount) rows into `summary`."""
     for match_type, method, count, amount in rows:
         summary.counts[match_type] = summary.counts.get(match_type, 0) + count
         summary.amounts[match_type] = summary.amounts.get(match_type, Decimal(0)) + amount
-        if method != "-":
+        if method != NO_METHOD:
             summary.by_method[method] = summary.by_method.get(method, 0) + count
 
 
 def largest_breaks(conn: Connection, day: date, largest: int = 10) -> list[dict[str, Any]]:
     """The day's `largest` breaks by amount (the difference, else the orphan's amount)."""
-    # An IN list of the break types reads only their index ranges, not the day's matches.
-    return [
-        dict(row._mapping)
-        for row in conn.execute(
-            text(
-                "SELECT match_type, match_method, client_operation_id, order_id, vima_txn_id, "
-                "payshack_txn_id, vima_amount, payshack_amount, amount_diff "
-                "FROM reconciliation_results "
-                "WHERE recon_date = :d AND match_type = ANY(:types) "
-                "ORDER BY abs(coalesce(amount_diff, vima_amount, payshack_amount)) DESC, id "
-                "LIMIT :n"
-            ),
-            {"d": day, "types": list(BREAK_TYPES), "n": largest},
-        )
-    ]
+    rows = conn.execute(
+        _LARGEST_BREAKS, {"recon_date": day, "types": list(BREAK_TYPES), "n": largest}
+    )
+    return [dict(row._mapping) for row in rows]

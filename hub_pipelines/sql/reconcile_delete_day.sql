@@ -1,0 +1,1 @@
+DELETE FROM reconciliation_results WHERE recon_date = :recon_date
