@@ -65,9 +65,7 @@ Run: `.venv/bin/python bench/api.py [--rows 10000000] [--requests 300] [--concur
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import logging
 import math
 import os
 import random
@@ -87,16 +85,30 @@ from pathlib import Path
 from typing import Any
 
 from _common import (
+    HUB_CODE,
+    ROOT,
+    Sampler,
+    add_quiet_wait,
+    children_of,
+    code_version,
+    conninfo,
+    db_url,
+    drop_database,
+    files_digest,
     machine_basics,
     migrate,
+    percentile,
+    pg_settings,
+    proc_cpu_s,
+    proc_status,
     run_isolated,
+    say,
+    summarize_ms,
     wait_for_quiet,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 VENV_BIN = ROOT / ".venv" / "bin"
-PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
 DEFAULT_ROWS = 10_000_000
 DEFAULT_DB = "hub_bench_api"
 SMALL_DB = "hub_bench_api_small"
@@ -113,8 +125,7 @@ REDIS_DB = 13
 DATA_VERSION_KEY = "hub:data_version"
 KEYSET_WALK_PAGES = 200
 SAMPLE_EVERY = 0.05
-CODE_DIRS = ("hub_api", "hub_core", "hub_pipelines")  # hub_core/migrations/ included
-QUIET_LOAD = 1.0
+CODE_DIRS = ("hub_api", *HUB_CODE)  # hub_core/migrations/ included
 
 TARGETS_MS = {  # p95 targets of the issue, in ms
     "list_filtered": 50.0,
@@ -140,26 +151,7 @@ PROJECTS = (  # (name, cumulative share)
     ("teenpatti", 1.00),
 )
 
-log = logging.getLogger("bench.api")
-
-
 # --------------------------------------------------------------------------- helpers
-
-
-def db_url(name: str, driver: str = "postgresql+psycopg") -> str:
-    """SQLAlchemy URL of the database `name` on the local server."""
-    return f"{PG_SERVER.replace('postgresql', driver, 1)}/{name}"
-
-
-def conninfo(name: str) -> str:
-    """libpq connection string of the database `name`."""
-    return f"{PG_SERVER}/{name}"
-
-
-def say(message: str) -> None:
-    """Progress on stderr, time-stamped, flushed (the run may be under nohup)."""
-    stamp = datetime.now(UTC).strftime("%H:%M:%S")
-    print(f"[{stamp}] {message}", file=sys.stderr, flush=True)
 
 
 def database_exists(name: str) -> bool:
@@ -169,14 +161,6 @@ def database_exists(name: str) -> bool:
     with psycopg.connect(conninfo("postgres"), autocommit=True) as conn:
         row = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
     return row is not None
-
-
-def drop_database(name: str) -> None:
-    """Drop the database `name` (forcing out its sessions) if it exists."""
-    import psycopg
-
-    with psycopg.connect(conninfo("postgres"), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def read_dataset_meta(name: str) -> dict[str, Any] | None:
@@ -214,75 +198,13 @@ def write_dataset_meta(name: str, meta: dict[str, Any]) -> None:
 
 def git_info() -> dict[str, Any]:
     """The commit measured and whether the API/core code differs from it (shared checkout)."""
-
-    def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", *args], capture_output=True, text=True, check=False, cwd=ROOT
-        ).stdout.strip()
-
-    dirty = git("status", "--porcelain", "--", *CODE_DIRS)
-    return {
-        "commit": git("rev-parse", "--short", "HEAD"),
-        "hub_code_dirty": bool(dirty),
-        "dirty_files": dirty.splitlines(),
-        "code_sha256": code_fingerprint(),
-    }
+    return {**code_version(CODE_DIRS, with_files=True), "code_sha256": code_fingerprint()}
 
 
 def code_fingerprint() -> str:
     """sha256 (first 16 hex digits) of the hub's Python sources and migrations as they are on
     disk: what a server started now runs, committed or not (the checkout is shared)."""
-    digest = hashlib.sha256()
-    for directory in CODE_DIRS:
-        for path in sorted((ROOT / directory).rglob("*.py")):
-            digest.update(str(path.relative_to(ROOT)).encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def pg_settings() -> dict[str, str]:
-    """The server settings that matter for these figures."""
-    import psycopg
-
-    names = (
-        "server_version",
-        "shared_buffers",
-        "work_mem",
-        "effective_cache_size",
-        "random_page_cost",
-        "max_parallel_workers_per_gather",
-        "jit",
-    )
-    settings: dict[str, str] = {}
-    with psycopg.connect(conninfo("postgres"), autocommit=True) as conn:
-        for name in names:
-            row = conn.execute(f"SHOW {name}").fetchone()
-            settings[name] = str(row[0]) if row else "?"
-    return settings
-
-
-def percentile(values: list[float], pct: float) -> float:
-    """The `pct` percentile of `values` (linear interpolation between closest ranks)."""
-    ordered = sorted(values)
-    if not ordered:
-        return math.nan
-    rank = (len(ordered) - 1) * pct / 100
-    low = math.floor(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
-def summarize_ms(seconds: list[float]) -> dict[str, float]:
-    """p50/p95/p99/mean/min/max of latencies given in seconds, in ms."""
-    ms = [s * 1000 for s in seconds]
-    return {
-        "p50_ms": round(percentile(ms, 50), 2),
-        "p95_ms": round(percentile(ms, 95), 2),
-        "p99_ms": round(percentile(ms, 99), 2),
-        "mean_ms": round(statistics.fmean(ms), 2) if ms else math.nan,
-        "min_ms": round(min(ms), 2) if ms else math.nan,
-        "max_ms": round(max(ms), 2) if ms else math.nan,
-    }
+    return files_digest(p for d in CODE_DIRS for p in sorted((ROOT / d).rglob("*.py")))
 
 
 # --------------------------------------------------------------------------- data set
@@ -452,32 +374,36 @@ ON CONFLICT (discrepancy_key) DO NOTHING
 """
 
 
-def index_definitions(name: str) -> dict[str, str]:
-    """Index name -> definition (schema-qualified names stripped) of the parent tables."""
+def _fetch_all(name: str, sql: str) -> list[tuple[Any, ...]]:
+    """Every row `sql` returns in the database `name`."""
     import psycopg
 
     with psycopg.connect(conninfo(name), autocommit=True) as conn:
-        rows = conn.execute(
-            "SELECT i.indexname, i.indexdef FROM pg_indexes i "
-            "WHERE i.schemaname = 'public' AND NOT EXISTS ("
-            "  SELECT 1 FROM pg_inherits h JOIN pg_class c ON c.oid = h.inhrelid"
-            "  WHERE c.relname = i.tablename)"
-        ).fetchall()
+        return conn.execute(sql).fetchall()
+
+
+def index_definitions(name: str) -> dict[str, str]:
+    """Index name -> definition (schema-qualified names stripped) of the parent tables."""
+    rows = _fetch_all(
+        name,
+        "SELECT i.indexname, i.indexdef FROM pg_indexes i "
+        "WHERE i.schemaname = 'public' AND NOT EXISTS ("
+        "  SELECT 1 FROM pg_inherits h JOIN pg_class c ON c.oid = h.inhrelid"
+        "  WHERE c.relname = i.tablename)",
+    )
     return {str(n): str(d).replace("public.", "") for n, d in rows}
 
 
 def table_columns(name: str) -> dict[str, list[str]]:
     """Table -> its columns with their types (parent tables of `public`)."""
-    import psycopg
-
-    with psycopg.connect(conninfo(name), autocommit=True) as conn:
-        rows = conn.execute(
-            "SELECT c.relname, a.attname || ' ' || format_type(a.atttypid, a.atttypmod) "
-            "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
-            "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition "
-            "ORDER BY c.relname, a.attnum"
-        ).fetchall()
+    rows = _fetch_all(
+        name,
+        "SELECT c.relname, a.attname || ' ' || format_type(a.atttypid, a.atttypmod) "
+        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
+        "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition "
+        "ORDER BY c.relname, a.attnum",
+    )
     tables: dict[str, list[str]] = {}
     for table, column in rows:
         tables.setdefault(str(table), []).append(str(column))
@@ -717,46 +643,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def proc_memory(pid: int) -> dict[str, int]:
-    """VmRSS and VmHWM of `pid` in KiB (empty when the process is gone)."""
-    values: dict[str, int] = {}
-    try:
-        with open(f"/proc/{pid}/status") as handle:
-            for line in handle:
-                if line.startswith(("VmRSS", "VmHWM")):
-                    key, _, rest = line.partition(":")
-                    values[key] = int(rest.split()[0])
-    except OSError:
-        pass
-    return values
-
-
-def proc_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of `pid` so far (0 when it is gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            fields = handle.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def children_of(pid: int) -> list[int]:
-    """Direct children of `pid` (from /proc/*/stat)."""
-    found: list[int] = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as handle:
-                ppid = int(handle.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        if ppid == pid:
-            found.append(int(entry))
-    return found
 
 
 class ApiServer:
@@ -1229,7 +1115,7 @@ def run_scenarios(
                 spec["offset"] = run_index * (args.warmup + args.requests)
             entry: dict[str, Any] = {}
             if args.quiet_wait:
-                entry["load_reached"] = round(wait_for_quiet(args.quiet_wait, QUIET_LOAD), 2)
+                entry["load_reached"] = round(wait_for_quiet(args.quiet_wait), 2)
             check = scenario.get("check_version")
             version_before = data_version(args.redis_db) if check else None
             say(f"{name}: {level} client(s), {spec['requests']} requests ...")
@@ -1452,37 +1338,25 @@ def xlsx_rows(path: str) -> list[int]:
     return counts
 
 
-class MemorySampler(threading.Thread):
+class MemorySampler(Sampler):
     """Samples VmRSS of the given processes every `SAMPLE_EVERY` s until stopped."""
 
     def __init__(self, pids: list[int]) -> None:
-        super().__init__(daemon=True)
+        super().__init__(SAMPLE_EVERY)
         self.pids = pids
         self.peak_kib = dict.fromkeys(pids, 0)
-        self.samples = 0
-        self._halt = threading.Event()
 
-    def run(self) -> None:
-        """Sample until `stop()`."""
-        while not self._halt.is_set():
-            for pid in self.pids:
-                rss = proc_memory(pid).get("VmRSS", 0)
-                self.peak_kib[pid] = max(self.peak_kib[pid], rss)
-            self.samples += 1
-            self._halt.wait(SAMPLE_EVERY)
-
-    def stop(self) -> None:
-        """Stop sampling."""
-        self._halt.set()
-        self.join()
+    def sample(self) -> None:
+        """One reading of each process's VmRSS."""
+        for pid in self.pids:
+            rss = proc_status(pid).get("VmRSS", 0)
+            self.peak_kib[pid] = max(self.peak_kib[pid], rss)
 
 
 def one_export(
     name: str, fmt: str, first: date, last: date, rows: int, args: argparse.Namespace
 ) -> dict[str, Any]:
     """One export against a fresh one-worker server: rows/s, the server's peak memory."""
-    from _common import run_isolated
-
     params = {"format": fmt, "from_date": first.isoformat(), "to_date": last.isoformat()}
     keep = None
     if fmt == "xlsx":
@@ -1494,10 +1368,10 @@ def one_export(
         "days": (last - first).days + 1,
     }
     if args.quiet_wait:
-        entry["load_reached"] = round(wait_for_quiet(args.quiet_wait, QUIET_LOAD), 2)
+        entry["load_reached"] = round(wait_for_quiet(args.quiet_wait), 2)
     with running_server(name, 1, args.redis_db, args.server_log) as server:
         pid = server.worker_pids()[0]
-        base = proc_memory(pid)
+        base = proc_status(pid)
         sampler = MemorySampler([pid])
         sampler.start()
         cpu0 = server.cpu_s()
@@ -1505,7 +1379,7 @@ def one_export(
             result = run_isolated(export_client, server.base_url, params, keep)
         finally:
             sampler.stop()
-        after = proc_memory(pid)
+        after = proc_status(pid)
         entry["server_cpu_s"] = round(server.cpu_s() - cpu0, 2)
         entry["server_code_sha256"] = server.code_sha256
     entry.update(result)
@@ -1782,13 +1656,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=300.0,
         help="export fewer XLSX rows when --export-rows would take longer (from a 1-day probe)",
     )
-    parser.add_argument(
-        "--quiet-wait",
-        type=float,
-        default=0.0,
-        help="before each scenario and export, wait up to this long for the 1-minute load "
-        "average to drop below 1 (shared machine)",
-    )
+    add_quiet_wait(parser)
     parser.add_argument("--redis-db", type=int, default=REDIS_DB, help="the API's Redis db")
     parser.add_argument("--json", type=Path, help="results file (default bench/results/...)")
     args = parser.parse_args(argv)

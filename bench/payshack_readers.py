@@ -16,8 +16,15 @@ after flushing Redis db 13 (so it logs in once): `read_day(payin)` then `read_da
 Reported: Chromium launch time, login time, time to first row (from the `read_day(payin)` call,
 login included), seconds and rows/s of the two reads (login included), steady-state rows/s
 (rows after each kind's first page over the time from that page to the last), seconds per
-Playwright call kind (waits, evaluations, clicks, requests) and per `rows_from_table`. The row
-counts and the sets of `txnId`s are checked against the world (sha256 of the sorted ids).
+Playwright call kind (waits, evaluations, clicks, requests, handles; a call running the hub's
+`READ_PAGE_JS` is labelled so). The row counts and the sets of `txnId`s are checked against the
+world (sha256 of the sorted ids).
+
+No hub code is replaced: page arrivals and the login are timed by a `PayShackBrowser` subclass
+(`_timed_browser`), Playwright's own classes are wrapped in the reader process. The hub's
+`rows_from_table` (the dom reader's Python parsing) is no longer timed inside the read: it is
+called again after the reads on the first `PARSED_TABLES` tables the dom reader read
+(`parse:rows_from_table` in `timers`, formerly `read:rows_from_table`).
 
 Memory: the reader process's peak RSS (`getrusage(RUSAGE_SELF).ru_maxrss`), and a thread of
 the parent process sampling every 100 ms the RSS of the reader process and of all its
@@ -34,31 +41,40 @@ Run: `.venv/bin/python bench/payshack_readers.py [--payins 20000] [--payouts 500
 from __future__ import annotations
 
 import argparse
-import cProfile
 import hashlib
-import io
 import itertools
 import json
 import math
 import os
-import pstats
 import random
-import resource
 import statistics
 import subprocess
 import sys
-import threading
 import time
-import traceback
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from _common import SPAWN, busy_pct, cpu_jiffies, machine_basics, wait_for_quiet
+from _common import (
+    CLOCK_TICKS,
+    SANDBOX_EMAIL,
+    SANDBOX_PASSWORD,
+    ProcStat,
+    Profiler,
+    Sampler,
+    SandboxProcess,
+    add_quiet_wait,
+    machine_basics,
+    median_of,
+    process_table,
+    read_stat,
+    run_isolated,
+    sandbox_process,
+    say,
+    wait_for_quiet,
+)
 
 DAY = date(2026, 1, 1)
 SEED = 1
@@ -66,17 +82,13 @@ KINDS = ("payin", "payout")
 READERS = ("api", "dom")
 CHROMIUM = "/usr/bin/chromium"
 REDIS_URL = "redis://127.0.0.1:6379/13"
-# Bench-only credentials of the local sandbox (never real secrets).
-SANDBOX_API_KEY = "bench-vima-key"
-SANDBOX_EMAIL = "bench@example.invalid"
-SANDBOX_PASSWORD = "bench-password"
-SESSION_SECRET = "bench-session-secret"
+SESSION_SECRET = "bench-session-secret"  # bench-only, never a real secret
 TARGET_ROWS_PER_S = {"api": 2000.0, "dom": 300.0}
 SAMPLE_INTERVAL = 0.1
-QUIET_LOAD = 1.0
 PSS_EVERY = 10  # samples (one PSS sweep a second)
 PAGE_SIZE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PARSED_TABLES = 20
+"""Tables of the dom reader's read kept to time `rows_from_table` on afterwards."""
 
 
 # --------------------------------------------------------------------------- machine
@@ -106,30 +118,6 @@ def machine_info() -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- /proc
-
-
-@dataclass(slots=True)
-class ProcStat:
-    """What `/proc/<pid>/stat` says about a process."""
-
-    pid: int
-    ppid: int
-    comm: str
-    cpu_ticks: int  # utime + stime
-
-
-def read_stat(pid: int) -> ProcStat | None:
-    """`/proc/<pid>/stat` parsed, or None if the process is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            data = handle.read().decode(errors="replace")
-    except OSError:
-        return None
-    head, _, rest = data.rpartition(")")
-    comm = head.split("(", 1)[1] if "(" in head else ""
-    fields = rest.split()
-    # fields[0] is the state (stat field 3): ppid is field 4, utime 14, stime 15
-    return ProcStat(pid, int(fields[1]), comm, int(fields[11]) + int(fields[12]))
 
 
 def rss_kib(pid: int) -> int:
@@ -172,12 +160,7 @@ def exe_name(pid: int) -> str:
 
 def descendants(root: int) -> dict[int, ProcStat]:
     """Every live descendant of `root` (not `root` itself), by walking the ppid of /proc."""
-    stats: dict[int, ProcStat] = {}
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            stat = read_stat(int(name))
-            if stat is not None:
-                stats[stat.pid] = stat
+    stats = process_table()
     children: dict[int, list[int]] = {}
     for stat in stats.values():
         children.setdefault(stat.ppid, []).append(stat.pid)
@@ -224,47 +207,30 @@ def classify(pid: int, stat: ProcStat, parent: ProcStat | None) -> tuple[str, li
     return "other", argv
 
 
-@dataclass
-class TreeSampler:
-    """Samples the RSS of a process and of its descendants every `interval` s, in a thread."""
+class TreeSampler(Sampler):
+    """Samples the RSS of a process and of its descendants every `interval` s, in a thread
+    (one last sample once stopped)."""
 
-    root: int
-    interval: float = SAMPLE_INTERVAL
-    samples: int = 0
-    peak_kib: dict[str, int] = field(default_factory=dict)
-    peak_pss_kib: dict[str, int] = field(default_factory=dict)
-    roles: dict[int, str] = field(default_factory=dict)
-    kinds: dict[int, str] = field(default_factory=dict)  # Chromium's --type= of a helper
-    browser_argv: dict[int, list[str]] = field(default_factory=dict)
-    cpu_ticks: dict[int, int] = field(default_factory=dict)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
+    final_sample = True
 
-    def start(self) -> None:
-        """Start sampling."""
-        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop sampling (after one last sample)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
+    def __init__(self, root: int, interval: float = SAMPLE_INTERVAL) -> None:
+        super().__init__(interval)
+        self.root = root
+        self.peak_kib: dict[str, int] = {}
+        self.peak_pss_kib: dict[str, int] = {}
+        self.roles: dict[int, str] = {}
+        self.kinds: dict[int, str] = {}  # Chromium's --type= of a helper
+        self.browser_argv: dict[int, list[str]] = {}
+        self.cpu_ticks: dict[int, int] = {}
 
     def _peak(self, table: dict[str, int], key: str, value: int) -> None:
         if value > table.get(key, 0):
             table[key] = value
 
-    def _run(self) -> None:
-        while True:
-            stopping = self._stop.is_set()
-            self.sample(with_pss=self.samples % PSS_EVERY == 0)
-            if stopping:
-                return
-            self._stop.wait(self.interval)
-
-    def sample(self, with_pss: bool) -> None:
-        """One sweep: RSS (and optionally PSS) of the root and of each descendant."""
+    def sample(self) -> None:
+        """One sweep: RSS (and every `PSS_EVERY` samples PSS) of the root and of each
+        descendant."""
+        with_pss = self.samples % PSS_EVERY == 0
         tree = descendants(self.root)
         root = read_stat(self.root)
         if root is not None:
@@ -290,7 +256,6 @@ class TreeSampler:
             sums[role] = sums.get(role, 0) + rss
             if with_pss:
                 pss_sums[role] = pss_sums.get(role, 0) + pss_kib(pid)
-        self.samples += 1
         self._record(self.peak_kib, sums)
         if with_pss:
             self._record(self.peak_pss_kib, pss_sums)
@@ -441,62 +406,12 @@ def check_and_warm(world: Any, wanted: dict[str, int]) -> dict[str, Any]:
     return out
 
 
-def _sandbox_main(payins: int, payouts: int, conn: Connection) -> None:
-    """Sandbox process: build the day, serve it, report, wait for the stop word."""
-    from hub_sandbox.server import running_sandbox
-
-    try:
-        world, info = build_world(payins, payouts)
-        info["expected"] = check_and_warm(world, {"payin": payins, "payout": payouts})
-    except BaseException:
-        conn.send({"error": traceback.format_exc()})
-        return
-    with running_sandbox(
-        world,
-        api_key=SANDBOX_API_KEY,
-        email=SANDBOX_EMAIL,
-        password=SANDBOX_PASSWORD,
-        token_ttl=3600,
-    ) as handle:
-        info["payshack_url"] = handle.payshack_url
-        info["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-        conn.send(info)
-        with suppress(EOFError):
-            conn.recv()  # anything (or EOF when the parent dies) stops the sandbox
-
-
-@dataclass
-class Sandbox:
-    """A running sandbox process: its pid and what it reported."""
-
-    pid: int
-    info: dict[str, Any]
-
-
-@contextmanager
-def sandbox_process(payins: int, payouts: int) -> Iterator[Sandbox]:
-    """The sandbox serving the benchmark day, in a process of its own."""
-    parent, child = SPAWN.Pipe()
-    process = SPAWN.Process(target=_sandbox_main, args=(payins, payouts, child), name="sandbox")
-    process.start()
-    child.close()
-    try:
-        try:
-            info = parent.recv()
-        except EOFError:
-            process.join()
-            raise RuntimeError(f"the sandbox died (exit code {process.exitcode})") from None
-        if "error" in info:
-            raise RuntimeError(f"the sandbox failed:\n{info['error']}")
-        assert process.pid is not None
-        yield Sandbox(process.pid, info)
-    finally:
-        with suppress(OSError):
-            parent.send("stop")
-        process.join(15)
-        if process.is_alive():
-            process.terminate()
-            process.join()
+def build_day(payins: int, payouts: int) -> tuple[Any, dict[str, Any]]:
+    """The benchmark day's world, checked and warmed, and what is known about it (runs in the
+    sandbox process)."""
+    world, info = build_world(payins, payouts)
+    info["expected"] = check_and_warm(world, {"payin": payins, "payout": payouts})
+    return world, info
 
 
 # --------------------------------------------------------------------------- the reader run
@@ -504,28 +419,61 @@ def sandbox_process(payins: int, payouts: int) -> Iterator[Sandbox]:
 
 @dataclass
 class Timers:
-    """Wall time and calls per instrumented call, split by phase (login / read)."""
+    """Wall time and calls per instrumented Playwright call, split by phase (login / read);
+    the first `PARSED_TABLES` tables the dom reader read, to time `rows_from_table` on."""
 
     phase: str = "setup"
     seconds: dict[str, float] = field(default_factory=dict)
     calls: dict[str, int] = field(default_factory=dict)
+    tables: list[str] = field(default_factory=list)
+
+    def add(self, key: str, seconds: float) -> None:
+        """Count one call of `key` that took `seconds`."""
+        self.seconds[key] = self.seconds.get(key, 0.0) + seconds
+        self.calls[key] = self.calls.get(key, 0) + 1
 
     def wrap(self, name: str, func: Callable[..., Any]) -> Callable[..., Any]:
-        """`func`, timed under `<phase>:<name>`."""
+        """`func`, timed under `<phase>:<name>` (`<name>(READ_PAGE_JS)` when its script is
+        the hub's `READ_PAGE_JS`)."""
+        from hub_pipelines.sources.payshack.dom import READ_PAGE_JS
 
         def timed(*args: Any, **kwargs: Any) -> Any:
-            label = name
-            if name == "Page.evaluate" and len(args) > 1 and "thead th" in str(args[1]):
-                label = "Page.evaluate(table)"
-            key = f"{self.phase}:{label}"
+            label = f"{name}(READ_PAGE_JS)" if len(args) > 1 and args[1] is READ_PAGE_JS else name
             started = time.perf_counter()
             try:
                 return func(*args, **kwargs)
             finally:
-                self.seconds[key] = self.seconds.get(key, 0.0) + time.perf_counter() - started
-                self.calls[key] = self.calls.get(key, 0) + 1
+                self.add(f"{self.phase}:{label}", time.perf_counter() - started)
 
         return timed
+
+    def keeping_tables(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        """`func` (`JSHandle.json_value`), keeping what it returns while reading, up to
+        `PARSED_TABLES` values."""
+
+        def kept(*args: Any, **kwargs: Any) -> Any:
+            value = func(*args, **kwargs)
+            if self.phase == "read" and len(self.tables) < PARSED_TABLES:
+                self.tables.append(value)
+            return value
+
+        return kept
+
+    def time_parsing(self) -> None:
+        """Time the hub's `rows_from_table` on the kept tables (after the reads, so their time
+        is not in the reads'), under `parse:rows_from_table`."""
+        import orjson
+
+        from hub_pipelines.sources.payshack.dom import rows_from_table
+
+        for raw in self.tables:
+            table = orjson.loads(raw) if isinstance(raw, str | bytes) else raw
+            if not isinstance(table, dict) or "headers" not in table or "rows" not in table:
+                continue
+            started = time.perf_counter()
+            rows_from_table(table["headers"], table["rows"])
+            self.add("parse:rows_from_table", time.perf_counter() - started)
+        self.tables.clear()
 
     def report(self) -> dict[str, dict[str, float]]:
         """Seconds and calls per key, slowest first."""
@@ -534,22 +482,57 @@ class Timers:
 
 
 def _instrument(timers: Timers) -> None:
-    """Time Playwright's page and request calls and the table parsing (this process only)."""
-    from playwright.sync_api import APIRequestContext, APIResponse, Page
-
-    import hub_pipelines.sources.payshack.browser as browser_module
+    """Time Playwright's page, handle and request calls in this (spawned) process; the hub's
+    modules are left as they are."""
+    from playwright.sync_api import APIRequestContext, APIResponse, JSHandle, Page
 
     for cls, names in (
         (Page, ("goto", "fill", "click", "select_option", "wait_for_function", "evaluate")),
         (Page, ("get_attribute",)),
+        (JSHandle, ("json_value",)),
         (APIRequestContext, ("get",)),
         (APIResponse, ("json",)),
     ):
         for name in names:
             setattr(cls, name, timers.wrap(f"{cls.__name__}.{name}", getattr(cls, name)))
-    browser_module.rows_from_table = timers.wrap(  # type: ignore[assignment]
-        "rows_from_table", browser_module.rows_from_table
-    )
+    JSHandle.json_value = timers.keeping_tables(JSHandle.json_value)  # type: ignore[method-assign]
+
+
+def _timed_browser(timers: Timers, marks: dict[str, list[tuple[float, int]]]) -> type[Any]:
+    """A `PayShackBrowser` subclass that marks when each page of a read arrives (in
+    `marks[browser.kind]`: time, rows) and times its logins (`login_s`, the last one)."""
+    from hub_pipelines.sources.payshack.browser import PayShackBrowser
+
+    class TimedBrowser(PayShackBrowser):
+        """`PayShackBrowser`, its page arrivals marked and its logins timed."""
+
+        kind = "payin"
+        login_s: float | None = None
+
+        def login(self) -> Any:
+            """`PayShackBrowser.login`, timed (its Playwright calls under `login:`)."""
+            phase, timers.phase = timers.phase, "login"
+            started = time.perf_counter()
+            try:
+                return super().login()
+            finally:
+                self.login_s = round(time.perf_counter() - started, 3)
+                timers.phase = phase
+
+        def _api_pages(self, *args: Any) -> Iterator[tuple[list[dict[str, Any]], int]]:
+            return self._marked(super()._api_pages(*args))
+
+        def _dom_pages(self, *args: Any) -> Iterator[tuple[list[dict[str, Any]], int]]:
+            return self._marked(super()._dom_pages(*args))
+
+        def _marked(
+            self, pages: Iterator[tuple[list[dict[str, Any]], int]]
+        ) -> Iterator[tuple[list[dict[str, Any]], int]]:
+            for item in pages:
+                marks[self.kind].append((time.perf_counter(), len(item[0])))
+                yield item
+
+    return TimedBrowser
 
 
 def read_run(reader: str, base_url: str, expected: dict[str, Any], profile: int) -> dict[str, Any]:
@@ -559,11 +542,7 @@ def read_run(reader: str, base_url: str, expected: dict[str, Any], profile: int)
     import redis
 
     from hub_core.timeutil import day_bounds
-    from hub_pipelines.sources.payshack.browser import (
-        BrowserConfig,
-        PayShackBrowser,
-        SessionStore,
-    )
+    from hub_pipelines.sources.payshack.browser import BrowserConfig, SessionStore
 
     logging.disable(logging.INFO)  # the hub logs each login at INFO
     client = redis.Redis.from_url(REDIS_URL)
@@ -581,67 +560,31 @@ def read_run(reader: str, base_url: str, expected: dict[str, Any], profile: int)
     start, end = day_bounds(DAY)
     marks: dict[str, list[tuple[float, int]]] = {kind: [] for kind in KINDS}
     result: dict[str, Any] = {"reader": reader, "kinds": {}}
-    profiler = cProfile.Profile() if profile else None
-    current = {"kind": "payin"}
+    profiler = Profiler(profile)
 
     t0 = time.perf_counter()
-    with PayShackBrowser(config, store) as browser:
+    with _timed_browser(timers, marks)(config, store) as browser:
         launched = time.perf_counter()
         result["launch_s"] = round(launched - t0, 3)
-        pages_attr = "_api_pages" if reader == "api" else "_dom_pages"
-        original_pages = getattr(browser, pages_attr)
-        original_login = browser.login
-
-        def timed_pages(*args: Any) -> Iterator[tuple[list[dict[str, Any]], int]]:
-            for item in original_pages(*args):
-                marks[current["kind"]].append((time.perf_counter(), len(item[0])))
-                yield item
-
-        def timed_login() -> Any:
-            phase, timers.phase = timers.phase, "login"
-            started = time.perf_counter()
-            try:
-                return original_login()
-            finally:
-                result["login_s"] = round(time.perf_counter() - started, 3)
-                timers.phase = phase
-
-        setattr(browser, pages_attr, timed_pages)
-        browser.login = timed_login  # type: ignore[method-assign]
         timers.phase = "read"
-        if profiler is not None:
-            profiler.enable()
         read_started = time.perf_counter()
-        for kind in KINDS:
-            current["kind"] = kind
-            started = time.perf_counter()
-            read = browser.read_day(kind, start, end, reader)  # type: ignore[arg-type]
-            finished = time.perf_counter()
-            kind_marks = marks[kind]
-            steady_rows = sum(n for _, n in kind_marks[1:])
-            steady_s = kind_marks[-1][0] - kind_marks[0][0] if len(kind_marks) > 1 else 0.0
-            gaps = [b[0] - a[0] for a, b in itertools.pairwise(kind_marks)]
-            digest = _ids_digest(read.rows)
-            result["kinds"][kind] = {
-                "rows": len(read.rows),
-                "expected": expected[kind]["rows"],
-                "ids_match": digest == expected[kind]["digest"],
-                "pages": read.pages,
-                "passes": read.passes,
-                "complete": read.complete,
-                "shifted": read.shifted,
-                "seconds": round(finished - started, 3),
-                "first_page_s": round(kind_marks[0][0] - started, 3) if kind_marks else None,
-                "steady_rows": steady_rows,
-                "steady_s": round(steady_s, 3),
-                "page_gap_median_ms": round(1000 * statistics.median(gaps), 1) if gaps else None,
-                "page_gap_max_ms": round(1000 * max(gaps), 1) if gaps else None,
-            }
+        with profiler:
+            for kind in KINDS:
+                browser.kind = kind
+                started = time.perf_counter()
+                read = browser.read_day(kind, start, end, reader)
+                finished = time.perf_counter()
+                result["kinds"][kind] = _kind_figures(read, marks[kind], started, finished)
+                result["kinds"][kind]["expected"] = expected[kind]["rows"]
+                result["kinds"][kind]["ids_match"] = (
+                    _ids_digest(read.rows) == expected[kind]["digest"]
+                )
         read_finished = time.perf_counter()
-        if profiler is not None:
-            profiler.disable()
         timers.phase = "close"
     closed = time.perf_counter()
+    timers.time_parsing()
+    if browser.login_s is not None:
+        result["login_s"] = browser.login_s
 
     kinds = result["kinds"]
     rows = sum(k["rows"] for k in kinds.values())
@@ -663,64 +606,57 @@ def read_run(reader: str, base_url: str, expected: dict[str, Any], profile: int)
         counts_ok=all(k["rows"] == k["expected"] and k["ids_match"] for k in kinds.values()),
         timers=timers.report(),
     )
-    if profiler is not None:
-        buffer = io.StringIO()
-        stats = pstats.Stats(profiler, stream=buffer)
-        stats.sort_stats("cumulative").print_stats(profile)
-        stats.sort_stats("tottime").print_stats(profile)
-        result["profile"] = buffer.getvalue()
+    profiler.report(result)
     return result
 
 
-def _child(conn: Connection, reader: str, base_url: str, expected: Any, profile: int) -> None:
-    """Body of a reader process: run it, send its result with the peak RSS, or the error."""
-    try:
-        result = read_run(reader, base_url, expected, profile)
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        result["python_peak_rss_mb"] = round(usage.ru_maxrss / 1024, 1)
-        result["python_cpu_s"] = round(usage.ru_utime + usage.ru_stime, 2)
-        conn.send(("ok", result))
-    except BaseException:
-        conn.send(("error", traceback.format_exc()))
-    finally:
-        conn.close()
+def _kind_figures(
+    read: Any, kind_marks: list[tuple[float, int]], started: float, finished: float
+) -> dict[str, Any]:
+    """What one `read_day` did: rows, pages, passes, its time and its pages' pace."""
+    steady_rows = sum(n for _, n in kind_marks[1:])
+    steady_s = kind_marks[-1][0] - kind_marks[0][0] if len(kind_marks) > 1 else 0.0
+    gaps = [b[0] - a[0] for a, b in itertools.pairwise(kind_marks)]
+    return {
+        "rows": len(read.rows),
+        "pages": read.pages,
+        "passes": read.passes,
+        "complete": read.complete,
+        "shifted": read.shifted,
+        "seconds": round(finished - started, 3),
+        "first_page_s": round(kind_marks[0][0] - started, 3) if kind_marks else None,
+        "steady_rows": steady_rows,
+        "steady_s": round(steady_s, 3),
+        "page_gap_median_ms": round(1000 * statistics.median(gaps), 1) if gaps else None,
+        "page_gap_max_ms": round(1000 * max(gaps), 1) if gaps else None,
+    }
 
 
-def run_reader(reader: str, sandbox: Sandbox, profile: int) -> dict[str, Any]:
+def run_reader(reader: str, sandbox: SandboxProcess, profile: int) -> dict[str, Any]:
     """One reader in a fresh spawned interpreter, its process tree sampled from here.
 
     Also records the machine's state around the run: the 1-minute load average before, the
     share of both cores busy during it (everything on the machine), and the sandbox's CPU time.
     """
-    expected = sandbox.info["expected"]
-    load = os.getloadavg()[0]
-    before = cpu_jiffies()
+    samplers: list[TreeSampler] = []
+
+    def watch(pid: int) -> TreeSampler:
+        samplers.append(TreeSampler(pid))
+        return samplers[-1]
+
     sandbox0 = read_stat(sandbox.pid)
-    parent, child = SPAWN.Pipe(duplex=False)
-    process = SPAWN.Process(
-        target=_child,
-        args=(child, reader, sandbox.info["payshack_url"], expected, profile),
-        name=f"reader-{reader}",
+    payload = run_isolated(
+        read_run,
+        reader,
+        sandbox.info["payshack_url"],
+        sandbox.info["expected"],
+        profile,
+        watch=watch,
     )
-    process.start()
-    child.close()
-    assert process.pid is not None
-    sampler = TreeSampler(process.pid)
-    sampler.start()
-    try:
-        status, payload = parent.recv()
-    except EOFError:
-        sampler.stop()
-        process.join()
-        raise RuntimeError(f"reader {reader} died (exit code {process.exitcode})") from None
-    sampler.stop()
-    process.join()
-    if status != "ok":
-        raise RuntimeError(f"reader {reader} failed:\n{payload}")
     sandbox1 = read_stat(sandbox.pid)
-    payload["tree"] = sampler.report()
-    payload["load_before"] = round(load, 2)
-    payload["machine_busy_pct"] = busy_pct(before, cpu_jiffies())
+    payload["python_peak_rss_mb"] = payload.pop("peak_rss_mb")
+    payload["python_cpu_s"] = payload.pop("cpu_s")
+    payload["tree"] = samplers[0].report()
     if sandbox0 is not None and sandbox1 is not None:
         payload["sandbox_cpu_s"] = round((sandbox1.cpu_ticks - sandbox0.cpu_ticks) / CLOCK_TICKS, 2)
     return payload
@@ -733,7 +669,7 @@ def summarize(reader: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Medians over the runs of one reader, and the checks every run must pass."""
 
     def median(get: Callable[[dict[str, Any]], float]) -> float:
-        return round(statistics.median(get(run) for run in runs), 3)
+        return round(median_of(runs, get), 3)
 
     rows_per_s = median(lambda r: r["rows_per_s"])
     return {
@@ -786,10 +722,6 @@ def render_markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
@@ -798,12 +730,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reader", choices=(*READERS, "both"), default="both")
     parser.add_argument("--repeat", type=int, default=1, help="runs per reader (medians)")
     parser.add_argument("--json", type=Path, help="write every figure to this file")
-    parser.add_argument(
-        "--quiet-wait",
-        type=float,
-        default=0.0,
-        help="before each run, wait up to this many seconds for the 1-min load to fall below 1",
-    )
+    add_quiet_wait(parser)
     parser.add_argument(
         "--profile", type=int, nargs="?", const=25, default=0, help="cProfile the reads (top N)"
     )
@@ -811,12 +738,12 @@ def main(argv: list[str] | None = None) -> int:
     readers = READERS if args.reader == "both" else (args.reader,)
 
     results: dict[str, Any] = {"machine": machine_info(), "runs": {}, "summary": {}}
-    _log(f"machine: {json.dumps(results['machine'])}")
-    _log(f"building the day: {args.payins} pay-ins, {args.payouts} pay-outs")
-    with sandbox_process(args.payins, args.payouts) as sandbox:
+    say(f"machine: {json.dumps(results['machine'])}")
+    say(f"building the day: {args.payins} pay-ins, {args.payouts} pay-outs")
+    with sandbox_process(build_day, args.payins, args.payouts, token_ttl=3600) as sandbox:
         info = dict(sandbox.info)
         results["day"] = info
-        _log(
+        say(
             f"sandbox ready at {info['payshack_url']} (build {info['build_s']} s, "
             f"warm {info['expected']['warm_s']} s, RSS {info['peak_rss_mb']} MB)"
         )
@@ -824,12 +751,12 @@ def main(argv: list[str] | None = None) -> int:
             runs = results["runs"][reader] = []
             for attempt in range(args.repeat):
                 if args.quiet_wait:
-                    load = wait_for_quiet(args.quiet_wait, QUIET_LOAD)
-                    _log(f"1-min load average {load:.2f}")
-                _log(f"reader {reader}, run {attempt + 1}/{args.repeat}")
+                    load = wait_for_quiet(args.quiet_wait)
+                    say(f"1-min load average {load:.2f}")
+                say(f"reader {reader}, run {attempt + 1}/{args.repeat}")
                 run = run_reader(reader, sandbox, args.profile)
                 runs.append(run)
-                _log(
+                say(
                     f"  {run['rows']} rows in {run['seconds']} s = {run['rows_per_s']} rows/s "
                     f"(steady {run['steady_rows_per_s']}), first row {run['first_row_s']} s, "
                     f"counts ok {run['counts_ok']}, browsers {run['tree']['browser_processes']}, "

@@ -33,10 +33,15 @@ show how memory grows with the day. A hub run is cancelled after `--hub-timeout`
 `max_parallel_workers_per_gather=0`: no parallel workers) run the same unchanged
 `reconcile_day` on a session with those settings (what `reconcile_day` sets itself with `SET
 LOCAL` wins), to show what a setting costs. When the hub
-misses the 20 s target (or with `--explain`), `reconcile_day` runs again in a rolled-back
-transaction with its results statement explained: `EXPLAIN` alone when the shipped run did
-not finish, else `EXPLAIN (ANALYZE, BUFFERS)`, and the same for each diagnostic variant; the
-slowest nodes are printed.
+misses the 20 s target (or with `--explain`), `reconcile_day` runs again, unchanged, in a
+rolled-back transaction on a session with PostgreSQL's auto_explain loaded (ANALYZE, BUFFERS,
+JSON plans sent to the client as notices), and the same for each diagnostic variant; the plan
+of the results statement (the one that inserts into `reconciliation_results`: found by what
+its plan does, not by its SQL text) is printed with its slowest nodes. auto_explain reports a
+statement once it has run, so a shipped run that did not finish gets no plan (it used to get a
+plain `EXPLAIN`), and plans carry no planning time (`planning_ms` is None).
+`reconcile_py_sha256_12` digests `hub_pipelines/reconcile.py` and its statements
+(`hub_pipelines/sql/reconcile_*.sql`).
 
 Run: `.venv/bin/python bench/reconcile.py [--rows 1000000] [--margin-rows 250000]
 [--flat-rows 250000] [--only hub|pandas] [--hub-timeout 600] [--diag SETTINGS | none]
@@ -51,26 +56,36 @@ import os
 import re
 import statistics
 import sys
-import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import _common
-from _common import machine_basics, wait_for_quiet
+from _common import (
+    ROOT,
+    Sampler,
+    add_quiet_wait,
+    conninfo,
+    db_url,
+    drop_database,
+    files_digest,
+    machine_basics,
+    pg_settings,
+    proc_status,
+    recreate_database,
+    wait_for_quiet,
+)
+from _common import run_isolated as _run_isolated
 
 DAY = date(2026, 3, 10)
 PROJECTS = ("91game", "caroussel")
 RUN_ID = "bench"
 DB_NAME = "bench_recon"
-PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
 MARGIN_HOURS = 6
 SEED = 0.42
 TARGET_SECONDS = 20.0
 SAMPLE_EVERY = 0.05
-QUIET_LOAD = 1.0
 
 # Break shares, in basis points (1/10,000) of the generated keys.
 BP_MISSING_PAYSHACK = 50  # a Vima row alone
@@ -85,36 +100,12 @@ BP_CHANGED_KEY = 10  # PayShack key differs: only the fallback can pair the two
 # --------------------------------------------------------------------------- helpers
 
 
-def db_url(name: str = DB_NAME, driver: str = "postgresql+psycopg") -> str:
-    """SQLAlchemy URL of the benchmark database `name` on the local server."""
-    return f"{PG_SERVER.replace('postgresql', driver, 1)}/{name}"
-
-
-def conninfo(name: str = DB_NAME) -> str:
-    """libpq connection string of the database `name`."""
-    return f"{PG_SERVER}/{name}"
-
-
 def window() -> tuple[datetime, datetime, datetime, datetime]:
     """(window start, day start, day end, window end) of the benchmark day, aware UTC."""
     day_start = datetime(DAY.year, DAY.month, DAY.day, tzinfo=UTC)
     day_end = day_start + timedelta(days=1)
     margin = timedelta(hours=MARGIN_HOURS)
     return day_start - margin, day_start, day_end, day_end + margin
-
-
-def proc_status(pid: int) -> dict[str, int]:
-    """Memory lines of /proc/<pid>/status in KiB (VmRSS, VmHWM, RssAnon, RssShmem...)."""
-    values: dict[str, int] = {}
-    try:
-        with open(f"/proc/{pid}/status") as handle:
-            for line in handle:
-                if line.startswith(("Vm", "Rss")):
-                    key, _, rest = line.partition(":")
-                    values[key] = int(rest.split()[0])
-    except (FileNotFoundError, ProcessLookupError):
-        pass
-    return values
 
 
 def parallel_workers(leader: int) -> list[int]:
@@ -133,68 +124,36 @@ def parallel_workers(leader: int) -> list[int]:
     return pids
 
 
-class BackendSampler(threading.Thread):
+class BackendSampler(Sampler):
     """Samples a PostgreSQL backend's memory (and its parallel workers') until stopped."""
 
     def __init__(self, pid: int, every: float = SAMPLE_EVERY) -> None:
-        super().__init__(daemon=True)
+        super().__init__(every)
         self.pid = pid
-        self.every = every
-        self.samples = 0
         self.peak_anon_kib = 0
         self.peak_rss_kib = 0
         self.peak_workers_anon_kib = 0
         self.max_workers = 0
-        self._stop_event = threading.Event()
+        self._workers: list[int] = []
 
-    def run(self) -> None:
-        """Sample until `stop()`."""
-        tick = 0
-        workers: list[int] = []
-        while not self._stop_event.is_set():
-            status = proc_status(self.pid)
-            self.peak_anon_kib = max(self.peak_anon_kib, status.get("RssAnon", 0))
-            self.peak_rss_kib = max(self.peak_rss_kib, status.get("VmRSS", 0))
-            if tick % 4 == 0:  # scanning /proc is dearer: every 200 ms
-                workers = parallel_workers(self.pid)
-                self.max_workers = max(self.max_workers, len(workers))
-            if workers:
-                anon = sum(proc_status(w).get("RssAnon", 0) for w in workers)
-                self.peak_workers_anon_kib = max(self.peak_workers_anon_kib, anon)
-            self.samples += 1
-            tick += 1
-            self._stop_event.wait(self.every)
-
-    def stop(self) -> None:
-        """Stop sampling and wait for the thread."""
-        self._stop_event.set()
-        self.join()
+    def sample(self) -> None:
+        """One reading of the backend's memory (and its workers', found every 4th time)."""
+        status = proc_status(self.pid)
+        self.peak_anon_kib = max(self.peak_anon_kib, status.get("RssAnon", 0))
+        self.peak_rss_kib = max(self.peak_rss_kib, status.get("VmRSS", 0))
+        if self.samples % 4 == 0:  # scanning /proc is dearer: every 200 ms
+            self._workers = parallel_workers(self.pid)
+            self.max_workers = max(self.max_workers, len(self._workers))
+        if self._workers:
+            anon = sum(proc_status(w).get("RssAnon", 0) for w in self._workers)
+            self.peak_workers_anon_kib = max(self.peak_workers_anon_kib, anon)
 
 
 def machine_info() -> dict[str, Any]:
     """The machine and PostgreSQL settings the figures come from."""
     import pandas as pd
-    import psycopg
 
-    settings: dict[str, str] = {}
-    with psycopg.connect(conninfo("postgres")) as conn:
-        for name in (
-            "server_version",
-            "shared_buffers",
-            "work_mem",
-            "hash_mem_multiplier",
-            "maintenance_work_mem",
-            "effective_cache_size",
-            "max_parallel_workers_per_gather",
-            "jit",
-        ):
-            row = conn.execute(f"SHOW {name}").fetchone()
-            settings[name] = row[0] if row else "?"
-    return {
-        **machine_basics(),
-        "pandas": pd.__version__,
-        "postgresql": settings,
-    }
+    return {**machine_basics(), "pandas": pd.__version__, "postgresql": pg_settings()}
 
 
 def other_active_sessions() -> list[str]:
@@ -212,7 +171,7 @@ def other_active_sessions() -> list[str]:
 def run_isolated(func: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
     """`_common.run_isolated`, plus the other client sessions busy on the server around it."""
     others = other_active_sessions()
-    payload = _common.run_isolated(func, *args)
+    payload = _run_isolated(func, *args)
     payload["other_active_sessions"] = sorted(set(others + other_active_sessions()))
     return payload
 
@@ -325,23 +284,12 @@ def _bands() -> dict[str, int]:
 
 def setup_database(rows: int, margin_rows: int) -> dict[str, Any]:
     """Drop and create `bench_recon`, migrate it and load the generated day (untimed setup)."""
-    import logging
-
     import psycopg
 
     from hub_core.db import ensure_month_partitions, get_engine
-    from hub_core.migrate import upgrade
 
     started = time.perf_counter()
-    with psycopg.connect(conninfo("postgres"), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    logging.disable(logging.INFO)
-    try:
-        upgrade(db_url())
-    finally:
-        logging.disable(logging.NOTSET)
-    engine = get_engine(db_url())
+    engine = get_engine(recreate_database(DB_NAME))
     with engine.begin() as conn:
         ensure_month_partitions(conn, DAY.replace(day=1), DAY.replace(day=28))
     engine.dispose()
@@ -359,7 +307,9 @@ def setup_database(rows: int, margin_rows: int) -> dict[str, Any]:
     }
     timings: dict[str, float] = {}
     # Client-side binding: CREATE TABLE AS takes no server-side parameters.
-    with psycopg.connect(conninfo(), autocommit=True, cursor_factory=psycopg.ClientCursor) as conn:
+    with psycopg.connect(
+        conninfo(DB_NAME), autocommit=True, cursor_factory=psycopg.ClientCursor
+    ) as conn:
         conn.execute("SET maintenance_work_mem = '512MB'")
         conn.execute("SELECT setseed(%s)", (SEED,))
         for name, sql in (("generate", GEN_SQL), ("vima", VIMA_SQL), ("payshack", PAYSHACK_SQL)):
@@ -454,7 +404,7 @@ def run_hub(settings: dict[str, str], timeout_s: float, rerun: bool = False) -> 
     from hub_core.db import get_engine
     from hub_pipelines.reconcile import ReconParams, reconcile_day
 
-    engine = get_engine(db_url())
+    engine = get_engine(db_url(DB_NAME))
     params = ReconParams(projects=PROJECTS)
     summary = None
     with engine.connect() as observer:
@@ -545,7 +495,7 @@ def run_pandas() -> dict[str, Any]:
     frames: dict[str, pd.DataFrame] = {}
     copy_s = parse_s = 0.0
     started = time.perf_counter()
-    with psycopg.connect(conninfo()) as conn:
+    with psycopg.connect(conninfo(DB_NAME)) as conn:
         conn.execute("SET TimeZone = 'UTC'")
         for source in ("vima", "payshack"):
             t0 = time.perf_counter()
@@ -594,7 +544,7 @@ def run_pandas() -> dict[str, Any]:
     counts = in_day["match_type"].value_counts().to_dict()
     merge_classify_s = time.perf_counter() - t0
     total_s = time.perf_counter() - started
-    write_s = write_back(in_day, conninfo())
+    write_s = write_back(in_day, conninfo(DB_NAME))
     return {
         "seconds": round(total_s, 2),
         "read_s": round(read_s, 2),
@@ -651,50 +601,43 @@ def write_back(in_day: Any, dsn: str) -> float:
 
 
 def recon_sql_digest() -> str:
-    """Short digest of `hub_pipelines/reconcile.py` as on disk (it may change between runs)."""
-    import hashlib
-
-    path = Path(__file__).resolve().parent.parent / "hub_pipelines" / "reconcile.py"
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
-
-
-class _ExplainingConnection:
-    """Stands in for a `Connection` inside `reconcile_day`: every statement runs as issued
-    (the advisory lock, the DELETE, its `SET LOCAL`s, the join into `recon_join`, the largest
-    breaks), except the results statement, which runs as `EXPLAIN (<options>) <statement>`
-    with the same bound parameters (the join's own plan is a parallel hash join, timed apart
-    in `step_seconds`).
-    """
-
-    def __init__(self, conn: Any, options: str) -> None:
-        self._conn = conn
-        self._options = options
-        self.plan: Any = None
-
-    @property
-    def connection(self) -> Any:
-        """The DBAPI connection (the join statement is bound on the client through it)."""
-        return self._conn.connection
-
-    def execute(self, statement: Any, parameters: Any = None) -> Any:
-        """Run `statement`, or explain it when it is the results statement."""
-        from sqlalchemy import text
-
-        from hub_pipelines.reconcile import RESULTS_SQL
-
-        if getattr(statement, "text", None) == RESULTS_SQL:
-            explained = text(f"EXPLAIN ({self._options}) " + RESULTS_SQL)
-            self.plan = self._conn.execute(explained, parameters).scalar_one()
-            return _NoRows()
-        return self._conn.execute(statement, parameters)
+    """Short digest of the reconciliation as on disk: `hub_pipelines/reconcile.py` and its
+    statements, `hub_pipelines/sql/reconcile_*.sql` (they may change between runs)."""
+    code = ROOT / "hub_pipelines"
+    return files_digest(
+        [code / "reconcile.py", *sorted((code / "sql").glob("reconcile_*.sql"))], length=12
+    )
 
 
-class _NoRows:
-    """What the explained statement returns in place of its counts."""
+AUTO_EXPLAIN = {
+    "auto_explain.log_min_duration": "0",
+    "auto_explain.log_format": "json",
+    "auto_explain.log_level": "notice",
+    "auto_explain.log_nested_statements": "off",
+}
+"""PostgreSQL's auto_explain, as `explain` sets it on its session: every statement's plan sent
+to the client as a NOTICE once the statement has run."""
 
-    def all(self) -> list[Any]:
-        """No rows."""
-        return []
+
+def _explained(message: str) -> tuple[float, dict[str, Any]] | None:
+    """(duration in ms, plan) of an auto_explain NOTICE, or None for any other notice."""
+    head, marker, body = message.partition("plan:\n")
+    if not marker or not head.startswith("duration:"):
+        return None
+    plan = json.loads(body)
+    return float(head.split()[1]), plan[0] if isinstance(plan, list) else plan
+
+
+def _inserts_results(node: dict[str, Any]) -> bool:
+    """Whether the plan under `node` inserts into `reconciliation_results` (the results
+    statement's plan, told by what it does rather than by its text)."""
+    if (
+        node.get("Node Type") == "ModifyTable"
+        and node.get("Operation") == "Insert"
+        and node.get("Relation Name") == "reconciliation_results"
+    ):
+        return True
+    return any(_inserts_results(child) for child in node.get("Plans", []))
 
 
 def _label(node: dict[str, Any]) -> str:
@@ -731,38 +674,77 @@ def render_plan(node: dict[str, Any], depth: int = 0) -> list[str]:
     return lines
 
 
-def explain(settings: dict[str, str], analyze: bool, timeout_s: float) -> dict[str, Any]:
-    """`EXPLAIN [(ANALYZE, BUFFERS)]` of the reconciliation statement, rolled back.
+def no_plan(
+    settings: dict[str, str], why: str, statements: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """What `explain` returns when there is no plan of the results statement, and why."""
+    unknown = dict.fromkeys(("execution_ms", "planning_ms", "jit_ms", "total_cost"))
+    plan: dict[str, Any] = {"settings": settings, "analyze": False, **unknown, "slowest": []}
+    plan.update(tree=[f"(no plan: {why})"], statements=statements or [])
+    return plan
 
-    The statement is issued by `reconcile_day` itself (see `_ExplainingConnection`), so its
-    parameters and session settings are exactly the hub's. Returns a compact rendering of the
-    plan and, when analyzed, its slowest nodes by exclusive time (a node's actual total time
-    times its loops, minus its children's; JIT compilation shows up in the first node it
-    serves).
+
+def explain(settings: dict[str, str], analyze: bool, timeout_s: float) -> dict[str, Any]:
+    """The plan of the reconciliation's results statement as it ran, from PostgreSQL's
+    auto_explain (with ANALYZE and BUFFERS when `analyze`), rolled back.
+
+    `reconcile_day` runs unchanged, on a session that loaded auto_explain (`AUTO_EXPLAIN`):
+    every statement it runs sends its plan back as a NOTICE, so parameters and session settings
+    are exactly the hub's. The results statement's plan is the one that inserts into
+    `reconciliation_results`. auto_explain reports a statement once it has run: a statement
+    cancelled by `timeout_s` has no plan (`execution_ms` None, no tree), and there is no
+    planning time (`planning_ms` None). Returns a compact rendering of the plan and, when
+    analyzed, its slowest nodes by exclusive time (a node's actual total time times its
+    loops, minus its children's; JIT compilation shows up in the first node it serves), and
+    each explained statement's top node and duration (`statements`).
     """
+    import psycopg
     from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
 
     from hub_core.db import get_engine
     from hub_pipelines.reconcile import ReconParams, reconcile_day
 
-    options = "ANALYZE, BUFFERS, FORMAT JSON" if analyze else "FORMAT JSON"
-    engine = get_engine(db_url())
+    explained: list[tuple[float, dict[str, Any]]] = []
+
+    def collect(diagnostic: psycopg.errors.Diagnostic) -> None:
+        found = _explained(diagnostic.message_primary or "")
+        if found is not None:
+            explained.append(found)
+
+    options = {
+        **AUTO_EXPLAIN,
+        "auto_explain.log_analyze": "on" if analyze else "off",
+        "auto_explain.log_buffers": "on" if analyze else "off",
+    }
+    engine = get_engine(db_url(DB_NAME))
     with engine.connect() as conn:
         conn.execute(text("TRUNCATE reconciliation_results"))
         conn.commit()
         _set_all(conn, {**settings, "statement_timeout": f"{int(timeout_s * 1000)}"})
+        conn.exec_driver_sql("LOAD 'auto_explain'")
+        for name, value in options.items():
+            conn.execute(text("SELECT set_config(:n, :v, false)"), {"n": name, "v": value})
         conn.commit()
-        proxy = _ExplainingConnection(conn, options)
+        driver = conn.connection.driver_connection
+        driver.add_notice_handler(collect)  # type: ignore[union-attr]
         trans = conn.begin()
         try:
-            reconcile_day(proxy, DAY, RUN_ID, ReconParams(projects=PROJECTS))  # type: ignore[arg-type]
+            reconcile_day(conn, DAY, RUN_ID, ReconParams(projects=PROJECTS))
+        except OperationalError as error:
+            if not isinstance(error.orig, psycopg.errors.QueryCanceled):
+                raise
         finally:
             trans.rollback()
-    engine.dispose()
-    raw = proxy.plan
-    if raw is None:
-        raise RuntimeError("reconcile_day did not issue RESULTS_SQL")
-    plan = raw[0] if isinstance(raw, list) else json.loads(raw)[0]
+            driver.remove_notice_handler(collect)  # type: ignore[union-attr]
+    engine.dispose()  # the session with auto_explain loaded is not reused
+    statements = [
+        {"node": _label(plan["Plan"]), "duration_ms": round(ms, 1)} for ms, plan in explained
+    ]
+    results = [(ms, plan) for ms, plan in explained if _inserts_results(plan["Plan"])]
+    if not results:
+        return no_plan(settings, "the results statement did not finish", statements)
+    execution_ms, plan = results[-1]
     nodes: list[dict[str, Any]] = []
     # A CTE's subplan runs inside whichever CTE Scan pulls its rows first: its time is counted
     # there, so it is not a child's time of the node it hangs under, and it is taken off the
@@ -814,12 +796,13 @@ def explain(settings: dict[str, str], analyze: bool, timeout_s: float) -> dict[s
     return {
         "settings": settings,
         "analyze": analyze,
-        "execution_ms": round(plan.get("Execution Time", 0.0), 1),
-        "planning_ms": round(plan.get("Planning Time", 0.0), 1),
+        "execution_ms": round(execution_ms, 1),
+        "planning_ms": None,
         "jit_ms": round(jit.get("Timing", {}).get("Total", 0.0), 1) if jit else 0.0,
         "total_cost": plan["Plan"].get("Total Cost"),
         "slowest": nodes[:12] if analyze else [],
         "tree": render_plan(plan["Plan"]),
+        "statements": statements,
     }
 
 
@@ -926,7 +909,7 @@ def run_hub_variants(
         runs: list[dict[str, Any]] = []
         for _ in range(max(1, repeat)):
             if quiet_wait:
-                wait_for_quiet(quiet_wait, QUIET_LOAD)
+                wait_for_quiet(quiet_wait)
             runs.append(run_isolated(run_hub, settings, timeout_s, rerun))
             print("hub", json.dumps(runs[-1]), flush=True)
             if not runs[-1]["finished"]:
@@ -960,11 +943,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", type=Path, help="write every figure to this file")
     parser.add_argument("--explain", type=Path, help="always EXPLAIN; plans to this file")
-    parser.add_argument("--quiet-wait", type=float, default=0.0, help="max s to wait for load<1")
+    add_quiet_wait(parser)
     parser.add_argument("--keep-db", action="store_true", help="keep bench_recon at the end")
     args = parser.parse_args(argv)
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    sys.path.insert(0, str(ROOT))
     diag = args.diag if args.diag is not None else ["max_parallel_workers_per_gather=0"]
     variants = [{}] + [_parse_settings(d) for d in diag if d != "none"]
     digest = recon_sql_digest()
@@ -988,7 +971,7 @@ def main(argv: list[str] | None = None) -> int:
             size["hub"] = run_hub_variants(variants, args.repeat, args.hub_timeout, args.quiet_wait)
         if args.only != "hub":
             if args.quiet_wait:
-                wait_for_quiet(args.quiet_wait, QUIET_LOAD)
+                wait_for_quiet(args.quiet_wait)
             size["pandas"] = run_isolated(run_pandas)
             print("pandas", json.dumps(size["pandas"]), flush=True)
         results["sizes"].append(size)
@@ -1000,10 +983,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.explain or missed:
         plans = []
-        # The shipped plan, analyzed only when it can finish; then the diagnostic variants'.
-        plans.append(
-            explain({}, analyze=bool(shipped and shipped["finished"]), timeout_s=args.hub_timeout)
-        )
+        # The shipped plan (auto_explain reports a statement once it has run: none for a run
+        # that was cancelled), then the diagnostic variants'.
+        if shipped is None or shipped["finished"]:
+            plans.append(explain({}, analyze=True, timeout_s=args.hub_timeout))
+        else:
+            plans.append(no_plan({}, f"the shipped run did not finish in {args.hub_timeout} s"))
         for settings in variants[1:]:
             plans.append(explain(settings, analyze=True, timeout_s=args.hub_timeout))
         results["explain"] = plans
@@ -1028,10 +1013,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str) + "\n")
     if not args.keep_db:
-        import psycopg
-
-        with psycopg.connect(conninfo("postgres"), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        drop_database(DB_NAME)
     return 0
 
 

@@ -8,6 +8,10 @@ same day served by one sandbox that runs in a process of its own:
   migrated `bench_hub`, end to end; also run at a smaller day to show memory flatness.
 - `hub_write`: the hub's write stage alone, `upsert_transactions` of the day's pre-normalized
   rows in batches of 5000 into an empty `transactions` table (`bench_hub_write`).
+- `hub_land`: the hub's raw landing alone, `upsert_raw_vima` of the day's pages (100
+  operations each, fetched from the sandbox just before, untimed) with their checkpoints, one
+  transaction a page on the hub's landing connection, into an empty `raw_vima_operations`
+  (`bench_hub_land`).
 - `dlt`: a `@dlt.resource` paging the create cursor with `dlt.sources.incremental`, merge on
   `operation_id`, postgres destination (`bench_dlt`), end to end.
 - `copy`: a plain COPY of the same pre-normalized rows into an unindexed table with the columns
@@ -17,6 +21,15 @@ Before the contenders run, a preparation pass pages the whole day once. It warms
 (which serializes an operation on first serve) so every contender meets the same server, and
 it writes the day's normalized rows to a pickle file (5000 per batch) for `hub_write` and
 `copy`; reading that file is never timed.
+
+Stage times of the `hub` run come from what the hub reports and from the benchmark's own
+objects; no hub function is replaced: `ingest_s` is the landing's `IngestReport.seconds`,
+`normalize_s` the normalizer's `NormalizeReport.seconds`, `fetch_s` the time the client's
+HTTP requests took (request sent to body read, `http_requests` of them), measured by the
+httpx transport the benchmark gives `VimaClient`, and `client_requests` / `client_retries` the
+client's own counters. `upsert_raw_s` and `upsert_transactions_s` (timing wrappers patched
+into the hub's modules until now) are no longer reported: the same two functions are timed
+alone by the `hub_land` and `hub_write` contenders (their `seconds`).
 
 Run: `.venv/bin/python bench/vima_ingest.py [--per-day 200000] [--repeat 1]
 [--only hub|dlt|copy] [--json out.json]`. `--profile [TOP]` instead runs the hub end to end
@@ -31,163 +44,85 @@ import os
 import pickle
 import shutil
 import signal
-import statistics
-import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from datetime import date
-from multiprocessing.connection import Connection
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-import _common
-from _common import SPAWN, machine_basics, migrate, peak_rss_mb, wait_for_quiet
+import httpx
+from _common import (
+    SANDBOX_API_KEY,
+    Profiler,
+    add_quiet_wait,
+    code_version,
+    conninfo,
+    drop_database,
+    machine_basics,
+    median_of,
+    peak_rss_mb,
+    pg_settings,
+    recreate_database,
+    sandbox_process,
+    say,
+    wait_for_quiet,
+)
+from _common import run_isolated as _run_isolated
 
 DAY = date(2026, 1, 1)
 SEED = 1
 FLATNESS_PER_DAY = 50_000
 BATCH = 5000
 PAGE_SIZE = 100
-PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
-# Bench-only credentials of the local sandbox (never real secrets).
-SANDBOX_API_KEY = "bench-vima-key"
-SANDBOX_EMAIL = "bench@example.invalid"
-SANDBOX_PASSWORD = "bench-password"
-QUIET_LOAD = 1.0
-BENCH_DATABASES = ("bench_hub", "bench_hub_write", "bench_copy", "bench_copy_indexed", "bench_dlt")
+BENCH_DATABASES = (
+    "bench_hub",
+    "bench_hub_write",
+    "bench_hub_land",
+    "bench_copy",
+    "bench_copy_indexed",
+    "bench_dlt",
+)
 TARGET_E2E_RATIO = 2.0
 TARGET_WRITE_RATIO = 2.0
 TARGET_PEAK_MB = 500.0
 
 
-def db_url(name: str, driver: str = "postgresql+psycopg") -> str:
-    """SQLAlchemy URL of the benchmark database `name` on the local server."""
-    return f"{PG_SERVER.replace('postgresql', driver, 1)}/{name}"
-
-
-def recreate_database(name: str) -> None:
-    """Drop (forcing out sessions) and create the database `name`."""
-    import psycopg
-
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def drop_database(name: str) -> None:
-    """Drop the database `name` if it exists."""
-    import psycopg
-
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def code_version() -> dict[str, Any]:
-    """The hub code being measured: git commit, and whether hub files differ from it."""
-
-    def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", *args], capture_output=True, text=True, check=False
-        ).stdout.strip()
-
-    return {
-        "commit": git("rev-parse", "--short", "HEAD"),
-        "hub_code_dirty": bool(git("status", "--porcelain", "--", "hub_core", "hub_pipelines")),
-    }
-
-
 def machine_info() -> dict[str, Any]:
     """The machine the figures come from."""
-    try:
-        pg = subprocess.run(
-            ["psql", f"{PG_SERVER}/postgres", "-Atc", "SHOW server_version"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        pg = "unknown"
     import dlt
 
     return {
         **code_version(),
         **machine_basics(),
-        "postgresql": pg,
+        "postgresql": pg_settings(["server_version"])["server_version"],
         "dlt": dlt.__version__,
     }
-
-
-# --------------------------------------------------------------------------- subprocesses
 
 
 def run_isolated(func: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
     """`_common.run_isolated`, plus the hub code version (it may change between runs on a
     shared checkout)."""
     version = code_version()
-    payload = _common.run_isolated(func, *args)
+    payload = _run_isolated(func, *args)
     payload.update(version)
     return payload
 
 
-def _sandbox_main(per_day: int, conn: Connection) -> None:
-    """Sandbox process: generate the day, serve it, report the URL, wait for the stop word."""
+def build_day(per_day: int) -> tuple[Any, dict[str, Any]]:
+    """The sandbox's day: `generate(seed=SEED, start=DAY, days=1, per_day=per_day)`, and how
+    many operations it holds and how long generating it took (runs in the sandbox process)."""
     from hub_sandbox.scenario import generate
-    from hub_sandbox.server import running_sandbox
 
     started = time.perf_counter()
     scenario = generate(seed=SEED, start=DAY, days=1, per_day=per_day)
     generated = time.perf_counter() - started
-    operations = len(scenario.vima_operations)
-    with running_sandbox(
-        scenario, api_key=SANDBOX_API_KEY, email=SANDBOX_EMAIL, password=SANDBOX_PASSWORD
-    ) as handle:
-        conn.send(
-            {
-                "vima_url": handle.vima_url,
-                "operations": operations,
-                "generate_s": round(generated, 2),
-                "peak_rss_mb": round(peak_rss_mb(), 1),
-            }
-        )
-        conn.recv()  # anything (or EOF when the parent dies) stops the sandbox
-
-
-@dataclass
-class Sandbox:
-    """What a running sandbox process reported."""
-
-    vima_url: str
-    operations: int
-    generate_s: float
-    peak_rss_mb: float
-
-
-@contextmanager
-def sandbox_process(per_day: int) -> Iterator[Sandbox]:
-    """A sandbox serving one generated day of `per_day` operations, in its own process."""
-    parent, child = SPAWN.Pipe()
-    process = SPAWN.Process(target=_sandbox_main, args=(per_day, child), name="sandbox")
-    process.start()
-    child.close()
-    try:
-        try:
-            info = parent.recv()
-        except EOFError:
-            process.join()
-            raise RuntimeError(f"the sandbox died (exit code {process.exitcode})") from None
-        yield Sandbox(**info)
-    finally:
-        with suppress(OSError):
-            parent.send("stop")
-        process.join(15)
-        if process.is_alive():
-            process.terminate()
-            process.join()
+    return scenario, {
+        "operations": len(scenario.vima_operations),
+        "generate_s": round(generated, 2),
+    }
 
 
 # --------------------------------------------------------------------------- preparation
@@ -232,108 +167,109 @@ def _load_batches(path: str) -> Iterator[list[Any]]:
 # --------------------------------------------------------------------------- contenders
 
 
-class _Profiler:
-    """cProfile around the timed section when `top` > 0; a no-op otherwise."""
+class TimedTransport(httpx.BaseTransport):
+    """An httpx transport that times each request, from sending it to having read its body
+    (the client's JSON decoding and its retry waits are not in it); thread-safe."""
 
-    def __init__(self, top: int) -> None:
-        import cProfile
+    def __init__(self) -> None:
+        self._inner = httpx.HTTPTransport()
+        self._lock = threading.Lock()
+        self.seconds = 0.0
+        self.requests = 0
 
-        self.top = top
-        self.profile = cProfile.Profile() if top else None
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Send `request`, read the whole body, hand the client a response holding it."""
+        started = time.perf_counter()
+        response = self._inner.handle_request(request)
+        try:
+            body = b"".join(response.iter_raw())
+        finally:
+            response.close()
+        elapsed = time.perf_counter() - started
+        with self._lock:
+            self.seconds += elapsed
+            self.requests += 1
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=httpx.ByteStream(body),
+            extensions=response.extensions,
+            request=request,
+        )
 
-    def __enter__(self) -> _Profiler:
-        if self.profile:
-            self.profile.enable()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        if self.profile:
-            self.profile.disable()
-
-    def report(self, result: dict[str, Any]) -> None:
-        """Put the top functions, by cumulative then by own time, in `result["profile"]`."""
-        if not self.profile:
-            return
-        import io
-        import pstats
-
-        out = io.StringIO()
-        stats = pstats.Stats(self.profile, stream=out)
-        stats.sort_stats("cumulative").print_stats(self.top)
-        stats.sort_stats("tottime").print_stats(self.top)
-        result["profile"] = out.getvalue()
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._inner.close()
 
 
-def _wrap_everywhere(
-    owner: ModuleType, name: str, wrap: Callable[[Callable[..., Any]], Callable[..., Any]]
-) -> None:
-    """Replace `owner.name` by `wrap(it)` in every loaded hub module that imported it."""
-    original = getattr(owner, name)
-    wrapped = wrap(original)
-    for module in list(sys.modules.values()):
-        if module.__name__.startswith("hub_") and getattr(module, name, None) is original:
-            setattr(module, name, wrapped)
+def _count(url: str, table: str) -> int:
+    """Rows of `table` in the database at `url`."""
+    from sqlalchemy import text
+
+    from hub_core.db import get_engine
+
+    engine = get_engine(url)
+    with engine.connect() as conn:
+        rows = int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+    engine.dispose()
+    return rows
+
+
+def _checked(label: str, rows: int, expected: int) -> int:
+    """`rows`, once it is `expected` (a contender that loaded another count fails)."""
+    if rows != expected:
+        raise RuntimeError(f"{label}: {rows} rows, expected {expected}")
+    return rows
+
+
+def _write_result(rows: int, seconds: float, rss_before: float) -> dict[str, Any]:
+    """The figures of a contender that writes `rows` in `seconds`."""
+    return {
+        "rows": rows,
+        "seconds": seconds,
+        "rows_per_s": rows / seconds,
+        "rss_after_imports_mb": round(rss_before, 1),
+    }
 
 
 def hub_e2e(vima_url: str, expected: int, profile_top: int = 0) -> dict[str, Any]:
     """The hub, API -> queryable `transactions`, on a freshly migrated `bench_hub`.
 
-    Stage times come from thin timing wrappers around the client's page fetch and the two
-    warehouse upserts (`_wrap_everywhere`); hub code is not changed.
+    Stage times come from the hub's own reports (`IngestReport.seconds`,
+    `NormalizeReport.seconds`), the client's counters and the benchmark's timing transport
+    (`fetch_s`); no hub code is replaced.
     """
-    from sqlalchemy import text
-
     from hub_core.db import get_engine
-    from hub_pipelines import warehouse
     from hub_pipelines.sources.vima import ingest
     from hub_pipelines.sources.vima.client import VimaClient
 
-    name = "bench_hub"
-    recreate_database(name)
-    url = db_url(name)
-    migrate(url)
+    url = recreate_database("bench_hub")
     engine = get_engine(url)
-    stage = {"fetch_s": 0.0, "upsert_raw_s": 0.0, "upsert_transactions_s": 0.0}
-
-    def timed(key: str, func: Callable[..., Any]) -> Callable[..., Any]:
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
-            try:
-                return func(*args, **kwargs)
-            finally:
-                stage[key] += time.perf_counter() - started
-
-        return wrapper
-
-    _wrap_everywhere(warehouse, "upsert_raw_vima", lambda f: timed("upsert_raw_s", f))
-    _wrap_everywhere(warehouse, "upsert_transactions", lambda f: timed("upsert_transactions_s", f))
+    transport = TimedTransport()
     rss_before = peak_rss_mb()
     window = ingest.PartitionWindow.for_key(DAY.isoformat(), "UTC")
-    profiler = _Profiler(profile_top)
-    with VimaClient(vima_url, SANDBOX_API_KEY) as client:
-        client.get_operations = timed("fetch_s", client.get_operations)  # type: ignore[method-assign]
+    profiler = Profiler(profile_top)
+    with VimaClient(vima_url, SANDBOX_API_KEY, transport=transport) as client:
         started = time.perf_counter()
         with profiler:
             ingested, normalized = ingest.ingest_and_normalize(client, engine, window)
         seconds = time.perf_counter() - started
-        ingest_s = ingested.seconds  # the landing; the normalizer runs alongside it
-    with engine.connect() as conn:
-        rows = conn.execute(text("SELECT count(*) FROM transactions WHERE source = 'vima'")).one()[
-            0
-        ]
     engine.dispose()
-    if rows != expected:
-        raise RuntimeError(f"hub: {rows} transactions, expected {expected}")
+    rows = _checked("hub", _count(url, "transactions WHERE source = 'vima'"), expected)
     result: dict[str, Any] = {
         "operations": rows,
         "seconds": seconds,
         "ops_per_s": rows / seconds,
-        "ingest_s": ingest_s,
-        "normalize_tail_s": seconds - ingest_s,  # after the last page landed
+        "ingest_s": ingested.seconds,  # the landing; the normalizer runs alongside it
+        "normalize_s": normalized.seconds,
+        "normalize_tail_s": seconds - ingested.seconds,  # after the last page landed
+        "fetch_s": transport.seconds,
+        "http_requests": transport.requests,
+        "client_requests": client.requests,
+        "client_retries": client.retries,
         "pages": ingested.pages,
         "rss_after_imports_mb": round(rss_before, 1),
         "rejected": len(normalized.rejected),
-        **stage,
     }
     profiler.report(result)
     return result
@@ -345,60 +281,82 @@ def hub_write(batches_path: str, expected: int, profile_top: int = 0) -> dict[st
     Each batch runs in its own transaction (as in `normalize_partition`); the timer covers the
     upsert and the commit, not the unpickling of the batch.
     """
-    from sqlalchemy import text
-
     from hub_core.db import get_engine
-    from hub_pipelines.warehouse import upsert_transactions
+    from hub_pipelines.warehouse.transactions import upsert_transactions
 
-    name = "bench_hub_write"
-    recreate_database(name)
-    url = db_url(name)
-    migrate(url)
+    url = recreate_database("bench_hub_write")
     engine = get_engine(url)
     rss_before = peak_rss_mb()
     seconds = 0.0
-    profiler = _Profiler(profile_top)
+    profiler = Profiler(profile_top)
     for batch in _load_batches(batches_path):
         started = time.perf_counter()
         with profiler, engine.begin() as conn:
             upsert_transactions(conn, batch)
         seconds += time.perf_counter() - started
-    with engine.connect() as conn:
-        rows = conn.execute(text("SELECT count(*) FROM transactions")).one()[0]
     engine.dispose()
-    if rows != expected:
-        raise RuntimeError(f"hub_write: {rows} transactions, expected {expected}")
-    result: dict[str, Any] = {
-        "rows": rows,
-        "seconds": seconds,
-        "rows_per_s": rows / seconds,
-        "rss_after_imports_mb": round(rss_before, 1),
-    }
+    rows = _checked("hub_write", _count(url, "transactions"), expected)
+    result = _write_result(rows, seconds, rss_before)
     profiler.report(result)
     return result
+
+
+def hub_land(vima_url: str, expected: int) -> dict[str, Any]:
+    """The hub's raw landing alone: `upsert_raw_vima` of the day's pages with their checkpoints.
+
+    Each page is fetched from the sandbox (untimed), then landed as the hub lands it: one
+    transaction a page with its `create` checkpoint, on the hub's landing connection
+    (`landing_connection`). The timer covers the upsert and the commit.
+    """
+    from hub_core.db import get_engine
+    from hub_pipelines.sources.vima.client import VimaClient
+    from hub_pipelines.sources.vima.landing import upsert_raw_vima
+    from hub_pipelines.warehouse.checkpoints import Checkpoint
+    from hub_pipelines.warehouse.session import landing_connection
+
+    url = recreate_database("bench_hub_land")
+    engine = get_engine(url)
+    rss_before = peak_rss_mb()
+    key = DAY.isoformat()
+    seconds = 0.0
+    checkpoint = Checkpoint(None, 0, 0, False)
+    with (
+        VimaClient(vima_url, SANDBOX_API_KEY) as client,
+        landing_connection(engine) as conn,
+    ):
+        for page, cursor in client.iter_pages("create", None, count=PAGE_SIZE, day=DAY):
+            checkpoint = Checkpoint(cursor, checkpoint.page + 1, checkpoint.rows + len(page), False)
+            started = time.perf_counter()
+            keyed = [op for op in page if op.get("operation_id") not in (None, "")]
+            with conn.begin():
+                upsert_raw_vima(conn, keyed, key, ("create", checkpoint))
+            seconds += time.perf_counter() - started
+    engine.dispose()
+    rows = _checked("hub_land", _count(url, "raw_vima_operations"), expected)
+    return {**_write_result(rows, seconds, rss_before), "pages": checkpoint.page}
 
 
 def copy_baseline(batches_path: str, expected: int, indexed: bool = False) -> dict[str, Any]:
     """Plain COPY of the same rows into `copy_baseline (LIKE transactions)`: no index, no key.
 
-    Rows are rendered exactly as the hub stages them (`warehouse._stage_row`: same columns, the
-    raw payload as JSON text); one COPY and one commit per 5000-row batch, like the hub. The
-    timer covers rendering, COPY and commit, not the unpickling of the batch. With `indexed`,
-    the COPY goes into the hub's own `transactions` (partitioned, every key and index): the
-    floor of any write into that table, which separates index upkeep from upsert machinery.
+    Rows are rendered exactly as the hub stages them (`warehouse.transactions.copy_row`: same
+    columns, `COPY_COLUMNS`, the raw payload as JSON text); one COPY and one commit per
+    5000-row batch, like the hub. The timer covers rendering, COPY and commit, not the
+    unpickling of the batch. With `indexed`, the COPY goes into the hub's own `transactions`
+    (partitioned, every key and index): the floor of any write into that table, which
+    separates index upkeep from upsert machinery.
     """
     import psycopg
 
     from hub_core.db import month_start, next_month, partition_name
     from hub_core.timeutil import utc_now
-    from hub_pipelines.warehouse import _COLUMNS, _stage_row
+    from hub_pipelines.warehouse.transactions import COPY_COLUMNS, copy_row
 
     name = "bench_copy_indexed" if indexed else "bench_copy"
     table = "transactions" if indexed else "copy_baseline"
     recreate_database(name)
-    migrate(db_url(name))
-    columns = ", ".join(_COLUMNS)
-    with psycopg.connect(f"{PG_SERVER}/{name}") as conn:
+    columns = ", ".join(COPY_COLUMNS)
+    with psycopg.connect(conninfo(name)) as conn:
         if indexed:
             month = month_start(DAY)
             conn.execute(
@@ -415,18 +373,11 @@ def copy_baseline(batches_path: str, expected: int, indexed: bool = False) -> di
             now = utc_now()
             with conn.cursor() as cur, cur.copy(f"COPY {table} ({columns}) FROM STDIN") as cp:
                 for txn in batch:
-                    cp.write_row(_stage_row(txn, now))
+                    cp.write_row(copy_row(txn, now))
             conn.commit()
             seconds += time.perf_counter() - started
         rows = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # type: ignore[index]
-    if rows != expected:
-        raise RuntimeError(f"copy: {rows} rows, expected {expected}")
-    return {
-        "rows": rows,
-        "seconds": seconds,
-        "rows_per_s": rows / seconds,
-        "rss_after_imports_mb": round(rss_before, 1),
-    }
+    return _write_result(_checked("copy", rows, expected), seconds, rss_before)
 
 
 def dlt_e2e(vima_url: str, expected: int) -> dict[str, Any]:
@@ -442,7 +393,7 @@ def dlt_e2e(vima_url: str, expected: int) -> dict[str, Any]:
     from dlt.sources.helpers import requests
 
     name = "bench_dlt"
-    recreate_database(name)
+    recreate_database(name, migrated=False)
     rss_before = peak_rss_mb()
 
     @dlt.resource(name="vima_operations", write_disposition="merge", primary_key="operation_id")
@@ -487,7 +438,7 @@ def dlt_e2e(vima_url: str, expected: int) -> dict[str, Any]:
         info.raise_on_failed_jobs()
     finally:
         shutil.rmtree(pipelines_dir, ignore_errors=True)
-    with psycopg.connect(f"{PG_SERVER}/{name}") as conn:
+    with psycopg.connect(conninfo(name)) as conn:
         rows = conn.execute("SELECT count(*) FROM vima.vima_operations").fetchone()[0]  # type: ignore[index]
     if rows != expected:
         raise RuntimeError(f"dlt: {rows} rows, expected {expected}")
@@ -500,10 +451,6 @@ def dlt_e2e(vima_url: str, expected: int) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- orchestration
-
-
-def _median(runs: list[dict[str, Any]], key: str) -> float:
-    return statistics.median(run[key] for run in runs)
 
 
 def run_benchmark(
@@ -520,38 +467,44 @@ def run_benchmark(
     workdir = tempfile.mkdtemp(prefix="bench-vima-")
     batches_path = str(Path(workdir) / "normalized.pickle")
     try:
-        with sandbox_process(per_day) as sandbox:
-            results["sandbox"] = vars(sandbox)
-            _log(f"sandbox: {sandbox.operations} operations, generated in {sandbox.generate_s} s")
-            prep = run_isolated(prepare, sandbox.vima_url, batches_path)
+        with sandbox_process(build_day, per_day) as sandbox:
+            vima_url = sandbox.info["vima_url"]
+            results["sandbox"] = sandbox.info
+            say(
+                f"sandbox: {sandbox.info['operations']} operations, "
+                f"generated in {sandbox.info['generate_s']} s"
+            )
+            prep = run_isolated(prepare, vima_url, batches_path)
             expected = prep["operations"]
             results["operations"] = expected
-            _log(f"prepared: {expected} operations of {DAY} in {prep['seconds']:.1f} s")
+            say(f"prepared: {expected} operations of {DAY} in {prep['seconds']:.1f} s")
             plan: list[tuple[str, Callable[..., dict[str, Any]], tuple[Any, ...]]] = []
             if "hub" in want:
-                plan.append(("hub", hub_e2e, (sandbox.vima_url, expected)))
+                plan.append(("hub", hub_e2e, (vima_url, expected)))
                 plan.append(("hub_write", hub_write, (batches_path, expected)))
+                plan.append(("hub_land", hub_land, (vima_url, expected)))
             if "copy" in want:
                 plan.append(("copy", copy_baseline, (batches_path, expected)))
                 plan.append(("copy_indexed", copy_baseline, (batches_path, expected, True)))
             if "dlt" in want:
-                plan.append(("dlt", dlt_e2e, (sandbox.vima_url, expected)))
+                plan.append(("dlt", dlt_e2e, (vima_url, expected)))
             for attempt in range(repeat):
                 for label, func, args in plan:
-                    load = wait_for_quiet(quiet_wait, QUIET_LOAD)
-                    _log(f"run {attempt + 1}/{repeat}: {label} (load {load:.2f}) ...")
+                    load = wait_for_quiet(quiet_wait)
+                    say(f"run {attempt + 1}/{repeat}: {label} (load {load:.2f}) ...")
                     run = run_isolated(func, *args)
                     runs.setdefault(label, []).append(run)
-                    _log(f"  {label}: {_brief(run)}")
+                    say(f"  {label}: {_brief(run)}")
                     _save_partial(json_path, results, runs)
         if "hub" in want and per_day != FLATNESS_PER_DAY:
-            with sandbox_process(FLATNESS_PER_DAY) as small:
-                small_prep = run_isolated(prepare, small.vima_url, None)
-                load = wait_for_quiet(quiet_wait, QUIET_LOAD)
-                _log(f"flatness: hub at {small_prep['operations']} ops (load {load:.2f}) ...")
-                run = run_isolated(hub_e2e, small.vima_url, small_prep["operations"])
+            with sandbox_process(build_day, FLATNESS_PER_DAY) as small:
+                small_url = small.info["vima_url"]
+                small_prep = run_isolated(prepare, small_url, None)
+                load = wait_for_quiet(quiet_wait)
+                say(f"flatness: hub at {small_prep['operations']} ops (load {load:.2f}) ...")
+                run = run_isolated(hub_e2e, small_url, small_prep["operations"])
                 runs["hub_small"] = [run]
-                _log(f"  hub_small: {_brief(run)}")
+                say(f"  hub_small: {_brief(run)}")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     results["runs"] = runs
@@ -564,10 +517,11 @@ def profile(per_day: int, top: int) -> None:
     workdir = tempfile.mkdtemp(prefix="bench-vima-")
     batches_path = str(Path(workdir) / "normalized.pickle")
     try:
-        with sandbox_process(per_day) as sandbox:
-            expected = run_isolated(prepare, sandbox.vima_url, batches_path)["operations"]
+        with sandbox_process(build_day, per_day) as sandbox:
+            vima_url = sandbox.info["vima_url"]
+            expected = run_isolated(prepare, vima_url, batches_path)["operations"]
             for label, func, first in (
-                ("hub end to end", hub_e2e, sandbox.vima_url),
+                ("hub end to end", hub_e2e, vima_url),
                 ("hub write stage", hub_write, batches_path),
             ):
                 run = run_isolated(func, first, expected, top)
@@ -589,11 +543,11 @@ def summarize(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     summary: dict[str, Any] = {}
     for label, items in runs.items():
         entry = {
-            key: _median(items, key)
+            key: median_of(items, key)
             for key in ("seconds", "peak_rss_mb", "cpu_s", "machine_busy_pct")
         }
         rate = "ops_per_s" if "ops_per_s" in items[0] else "rows_per_s"
-        entry[rate] = _median(items, rate)
+        entry[rate] = median_of(items, rate)
         entry["count"] = items[0].get("operations", items[0].get("rows"))
         summary[label] = entry
     ratios: dict[str, Any] = {}
@@ -639,6 +593,7 @@ def render_markdown(results: dict[str, Any]) -> str:
         "hub_small": "hub end to end, smaller day (memory flatness)",
         "dlt": "dlt end to end (API -> merged tables)",
         "hub_write": "hub write stage (`upsert_transactions`, 5000/batch)",
+        "hub_land": "hub raw landing alone (`upsert_raw_vima`, 100/page)",
         "copy": "plain COPY, unindexed table (5000/batch)",
         "copy_indexed": "COPY into `transactions` itself, every index (5000/batch; reference)",
     }
@@ -661,10 +616,6 @@ def render_markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -680,13 +631,7 @@ def main(argv: list[str] | None = None) -> int:
         metavar="TOP",
         help="profile the hub (end to end, then write stage) with cProfile, print top TOP",
     )
-    parser.add_argument(
-        "--quiet-wait",
-        type=float,
-        default=300.0,
-        metavar="SECONDS",
-        help=f"before each contender, wait up to this long for load average < {QUIET_LOAD}",
-    )
+    add_quiet_wait(parser, default=300.0)
     parser.add_argument("--keep-dbs", action="store_true", help="keep the bench_* databases")
     args = parser.parse_args(argv)
     # A SIGTERM unwinds like Ctrl-C: the sandbox stops and the databases are dropped.
