@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 from collections.abc import Mapping
@@ -78,7 +79,13 @@ class MalformedRecord(ValueError):
 
 def status_word(raw: object) -> str:
     """A provider's status as a key of a `StatusMap`: case, spacing and `_` do not matter."""
-    return " ".join(str(raw).replace("_", " ").split()).lower()
+    return _status_word(str(raw))
+
+
+@functools.lru_cache(maxsize=4096)
+def _status_word(raw: str) -> str:
+    # cached: a provider uses a handful of words, and this runs twice per record
+    return " ".join(raw.replace("_", " ").split()).lower()
 
 
 class StatusMap:
