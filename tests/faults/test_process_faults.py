@@ -58,8 +58,10 @@ def test_redis_unreachable_during_runs(
 def test_two_runs_of_one_partition_at_once(
     calm: SandboxHandle, clean_db: Engine, redis_client, dagster_home, logs: Logs
 ) -> None:
-    calm.faults.slow_seconds = 0.4
-    calm.faults.set_spec("slow:1")  # every page slow: the first run is still paging...
+    # every page slow (1 s: ~20 s of paging left once the first page lands, while a second
+    # process needs ~5-8 s to start): the first run is still paging...
+    calm.faults.slow_seconds = 1.0
+    calm.faults.set_spec("slow:1")
     first = run_partition(Source.VIMA, DAY, logs)
     wait_for(lambda: stored_rows(clean_db, Source.VIMA, DAY), 60, "the first page to land")
     # ...when a second starts from another instance (its pools do not see the first run)
