@@ -4,7 +4,7 @@ and the counts an upsert reports."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -56,10 +56,11 @@ def counts_of(rows: Sequence[Any], total: int) -> UpsertCounts:
     return UpsertCounts(new=new, updated=len(rows) - new, unchanged=total - len(rows))
 
 
-def optional_time(value: Any) -> datetime | None:
-    """A provider timestamp as UTC, or None when it is missing or unreadable."""
+def optional_time(value: Any, parse: Callable[[Any], datetime] = parse_utc) -> datetime | None:
+    """A provider timestamp as UTC (read by `parse`, ISO 8601 by default), or None when it is
+    missing or unreadable."""
     try:
-        return parse_utc(value) if value else None
+        return parse(value) if value else None
     except ValueError:
         return None  # kept raw; the normalizer reports the bad field
 

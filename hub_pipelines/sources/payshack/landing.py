@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, literal_column, text
@@ -14,15 +13,8 @@ from hub_core.tables import raw_payshack_transactions
 from hub_core.types import Direction
 from hub_pipelines.sources.payshack.normalize import parse_row_time
 from hub_pipelines.warehouse.raw import raw_payloads
-from hub_pipelines.warehouse.rows import UpsertCounts, counts_of, payload_hash
+from hub_pipelines.warehouse.rows import UpsertCounts, counts_of, optional_time, payload_hash
 from hub_pipelines.windows import PartitionWindow
-
-
-def _optional_row_time(value: Any) -> datetime | None:
-    try:
-        return parse_row_time(value) if value else None
-    except ValueError:
-        return None  # kept raw; the normalizer reports the bad field
 
 
 def upsert_raw_payshack(
@@ -44,8 +36,8 @@ def upsert_raw_payshack(
             "txn_id": str(row["txnId"]),
             "order_id": row.get("orderId"),
             "client_name": row.get("clientName"),
-            "created_at": _optional_row_time(row.get("createdAt")),
-            "modified_at": _optional_row_time(row.get("modifiedAt")),
+            "created_at": optional_time(row.get("createdAt"), parse_row_time),
+            "modified_at": optional_time(row.get("modifiedAt"), parse_row_time),
             "partition_key": partition_key,
             "payload": row,
             "data_hash": payload_hash(row),
