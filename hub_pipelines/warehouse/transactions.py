@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, text
+import psycopg
+from psycopg import postgres
+from psycopg.adapt import Dumper
+from psycopg.pq import Format
+from sqlalchemy import Connection, Numeric, text
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.types import DateTime
 
 from hub_core.db import ensure_month_partitions
 from hub_core.tables import transactions
@@ -23,12 +30,71 @@ _KEY = ("source", "source_id", "created_at")  # the table's unique key
 _UPDATABLE = [c for c in TRANSACTION_FIELDS if c not in ("id", *_KEY)]
 
 
+def _pg_type(column: Any) -> str:
+    """The PostgreSQL type name of a column of `transactions`, as a binary COPY declares it."""
+    kind = column.type
+    if isinstance(kind, UUID):
+        return "uuid"
+    if isinstance(kind, JSONB):
+        return "jsonb"
+    if isinstance(kind, Numeric):
+        return "numeric"
+    if isinstance(kind, DateTime):
+        return "timestamptz" if kind.timezone else "timestamp"
+    return "text"
+
+
+COPY_OIDS = tuple(postgres.types[_pg_type(transactions.c[name])].oid for name in COPY_COLUMNS)
+"""The PostgreSQL types of `COPY_COLUMNS` (built-in, so their oids are fixed), for a binary
+COPY."""
+_RAW_DATA = TRANSACTION_FIELDS.index("raw_data")
+_fields = operator.attrgetter(*TRANSACTION_FIELDS)
+
+
+class _UuidTextDumper(Dumper):
+    """A UUID given as its text (`Transaction.id`), in binary: its 16 bytes."""
+
+    format = Format.BINARY
+    oid = postgres.types["uuid"].oid
+
+    def dump(self, obj: str) -> bytes:
+        """The 16 bytes of the UUID `obj`."""
+        return bytes.fromhex(obj.replace("-", ""))
+
+
+class _JsonBytesDumper(Dumper):
+    """A JSON document already encoded (bytes), in jsonb's binary form: version 1, the text."""
+
+    format = Format.BINARY
+    oid = postgres.types["jsonb"].oid
+
+    def dump(self, obj: bytes) -> bytes:
+        """jsonb's binary input: the version byte and the JSON text."""
+        return b"\x01" + obj
+
+
 def copy_row(txn: Transaction, now: datetime) -> tuple[Any, ...]:
-    """A transaction as a COPY row of `COPY_COLUMNS`, ingested at `now`."""
-    row = [getattr(txn, name) for name in TRANSACTION_FIELDS]
-    row[TRANSACTION_FIELDS.index("raw_data")] = orjson.dumps(txn.raw_data, default=str).decode()
+    """A transaction as a row of `COPY_COLUMNS` for `copy_transactions`, ingested at `now`:
+    the id as text, the raw payload as encoded JSON (bytes)."""
+    row = list(_fields(txn))
+    row[_RAW_DATA] = orjson.dumps(row[_RAW_DATA], default=str)
     row.append(now)
     return tuple(row)
+
+
+def copy_transactions(
+    cursor: psycopg.Cursor[Any], table: str, txns: Iterable[Transaction], now: datetime
+) -> None:
+    """COPY `txns` into `table` (`transactions` or a table like it) in PostgreSQL's binary
+    format: numbers, times and ids travel as the server stores them, not as text to parse."""
+    # the cursor's own adapters: by oid, the uuid and jsonb columns take these two dumpers
+    cursor.adapters.register_dumper(str, _UuidTextDumper)
+    cursor.adapters.register_dumper(bytes, _JsonBytesDumper)
+    columns = ", ".join(COPY_COLUMNS)
+    with cursor.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(list(COPY_OIDS))
+        for txn in txns:
+            copy.write_row(copy_row(txn, now))
 
 
 # The stored keys among a batch's ids: one scan of the unique index for the whole id list.
@@ -70,18 +136,13 @@ def upsert_transactions(conn: Connection, txns: Iterable[Transaction]) -> Upsert
     return UpsertCounts(new=len(fresh), updated=updated, unchanged=len(existing) - updated)
 
 
-def _txn_key(txn: Transaction) -> tuple[Any, ...]:
-    """The unique key of a transaction row (the `_KEY` columns)."""
-    return tuple(getattr(txn, name) for name in _KEY)
+_txn_key = operator.attrgetter(*_KEY)
+"""The unique key of a transaction row (the `_KEY` columns), as a tuple."""
 
 
 def _copy_into(conn: Connection, table: str, txns: list[Transaction], now: datetime) -> None:
-    with (
-        conn.connection.driver_connection.cursor() as cursor,
-        cursor.copy(f"COPY {table} ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy,
-    ):
-        for txn in txns:
-            copy.write_row(copy_row(txn, now))
+    with conn.connection.driver_connection.cursor() as cursor:
+        copy_transactions(cursor, table, txns, now)
 
 
 def _update_changed(conn: Connection, txns: list[Transaction], now: datetime) -> int:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub_core.types import MalformedRecord, Status, StatusMap
+from hub_core.types import _ID_NAMESPACE, MalformedRecord, Source, Status, StatusMap, transaction_id
 
 WORDS = StatusMap(
     {"success": Status.SUCCESS, "in_process": Status.PENDING, "cb refunded": Status.REFUNDED}
@@ -42,3 +43,9 @@ def test_a_malformed_record_names_the_record_and_the_field() -> None:
     assert str(error) == "operation 42: amount.value: missing"
     assert (error.record_id, error.field, error.reason) == ("42", "amount.value", "missing")
     assert str(MalformedRecord("row", None, "txnId", "missing")) == "row <no id>: txnId: missing"
+
+
+@given(st.sampled_from(list(Source)), st.text(min_size=1))
+def test_transaction_id_is_the_uuid5_of_source_and_id(source: Source, source_id: str) -> None:
+    expected = uuid.uuid5(_ID_NAMESPACE, f"{source}:{source_id}")
+    assert transaction_id(source, source_id) == str(expected)

@@ -1,8 +1,9 @@
 """Vima partition ingestion and normalization as plain functions (no Dagster).
 
 `ingest_partition` pages the partition's day with the create cursor and then the update
-cursor. Each page's rows and the stream's checkpoint commit in one transaction, so a run
-stopped at any moment resumes from the last committed page, with no gap and no duplicate.
+cursor. The pages fetched while the previous ones were written land together, their rows and
+the stream's checkpoint after the last of them in one transaction, so a run stopped at any
+moment resumes from the last committed page, with no gap and no duplicate.
 
 The update stream of a partition that has never run starts at a watermark: the provider's
 highest update id, read before the create pass starts. Every change made after that moment
@@ -28,7 +29,7 @@ from sqlalchemy import Connection, Engine
 from hub_core.types import Source
 from hub_pipelines.ingesting import IngestReport
 from hub_pipelines.normalizing import NormalizeReport, normalize_into_transactions
-from hub_pipelines.prefetch import prefetched
+from hub_pipelines.prefetch import prefetched_batches
 from hub_pipelines.sources.vima.client import VimaClient
 from hub_pipelines.sources.vima.landing import raw_operations, upsert_raw_vima
 from hub_pipelines.sources.vima.normalize import STATUSES, normalize_operation
@@ -41,7 +42,12 @@ STREAMS = ("create", "update")
 NORMALIZED = "normalized"
 """Checkpoint stream whose `completed` says every landed row of the partition is normalized."""
 QUEUED_PAGES = 50
-"""Pages waiting for the normalizer at most (bounds memory when it falls behind)."""
+"""Landed batches waiting for the normalizer at most (bounds memory when it falls behind)."""
+LANDING_BATCH_OPS = 2000
+"""Operations landed in one transaction at most: the pages the fetcher has ready when the
+previous ones are committed (one page when the writer keeps up, 20 when it does not)."""
+FETCH_AHEAD_PAGES = 40
+"""Pages the fetcher runs ahead of the landing at most."""
 
 
 def _day_filters(window: PartitionWindow) -> dict[str, Any]:
@@ -64,7 +70,7 @@ def ingest_partition(
 ) -> IngestReport:
     """Fetch the partition's operations into `raw_vima_operations`, resumably.
 
-    `on_page` receives each page's operations once they are committed.
+    `on_page` receives each landed batch's operations once they are committed.
     """
     started = time.monotonic()
     report = IngestReport()
@@ -89,23 +95,31 @@ def _land_stream(
     report: IngestReport,
     on_page: Callable[[list[dict[str, Any]]], None] | None,
 ) -> None:
-    """Page one cursor stream of the partition; each page commits with its checkpoint."""
+    """Page one cursor stream of the partition; each batch of pages commits with the
+    checkpoint after its last page."""
     read = report.stream(stream)
     with conn.begin():
         checkpoint = load_checkpoint(conn, Source.VIMA, stream, window.key)
     checkpoint = checkpoint or Checkpoint(None, 0, 0, False)
-    pages = prefetched(  # fetch page n+1 while page n is written
-        client.iter_pages(stream, checkpoint.cursor, **_day_filters(window))  # type: ignore[arg-type]
+    batches = prefetched_batches(  # fetch the next pages while these are written
+        client.iter_pages(stream, checkpoint.cursor, **_day_filters(window)),  # type: ignore[arg-type]
+        limit=LANDING_BATCH_OPS,
+        weight=lambda fetched: len(fetched[0]),
+        depth=FETCH_AHEAD_PAGES,
     )
-    for page, cursor in pages:
+    for batch in batches:
+        page = [op for ops, _ in batch for op in ops]
         keyed = [op for op in page if op.get("operation_id") not in (None, "")]
         report.skipped_without_id += len(page) - len(keyed)
-        checkpoint = Checkpoint(cursor, checkpoint.page + 1, checkpoint.rows + len(page), False)
-        with conn.begin():  # the page's rows and its checkpoint, together
+        cursor = batch[-1][1]
+        checkpoint = Checkpoint(
+            cursor, checkpoint.page + len(batch), checkpoint.rows + len(page), False
+        )
+        with conn.begin():  # the pages' rows and the checkpoint after them, together
             read.rows.add(upsert_raw_vima(conn, keyed, window.key, (stream, checkpoint)))
         if on_page is not None:
             on_page(keyed)
-        read.pages += 1
+        read.pages += len(batch)
         read.fetched += len(page)
     read.cursor = checkpoint.cursor
 

@@ -25,6 +25,8 @@ STATUSES = StatusMap(
 )
 """Vima `current_status` -> normalized status (SOURCES.md); unknown values are pending."""
 
+_ZERO = Decimal(0)
+
 METHOD_DIRECTION: dict[str, Direction] = {
     "payment.in": Direction.PAYIN,
     "payment.out": Direction.PAYOUT,
@@ -33,6 +35,8 @@ METHOD_DIRECTION: dict[str, Direction] = {
 
 def id_text(value: object) -> str | None:
     """An identifier as text: ints as digits, integral floats without `.0`, blanks as None."""
+    if type(value) is str:  # the usual case first: this runs ~10 times per operation
+        return value.strip() or None
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, float):
@@ -46,9 +50,10 @@ def id_text(value: object) -> str | None:
 def _get(mapping: object, *path: str) -> Any:
     current = mapping
     for key in path:
-        if not isinstance(current, Mapping):
+        # a dict first: an ABC check costs more than the lookup, ~12 lookups per operation
+        if type(current) is not dict and not isinstance(current, Mapping):
             return None
-        current = current.get(key)
+        current = current.get(key)  # type: ignore[union-attr]
     return current
 
 
@@ -97,13 +102,13 @@ def _fee(op: Mapping[str, Any], op_id: str) -> Decimal | None:
     finishes = op.get("card_finish")
     if not isinstance(finishes, list):
         return None
-    fees = [
-        _optional_decimal(item.get("charged_fee"), op_id, "card_finish[].charged_fee")
-        for item in finishes
-        if isinstance(item, Mapping)
-    ]
-    known = [fee for fee in fees if fee is not None]
-    return sum(known, Decimal(0)) if known else None
+    total: Decimal | None = None
+    for item in finishes:
+        if isinstance(item, Mapping):
+            fee = _optional_decimal(item.get("charged_fee"), op_id, "card_finish[].charged_fee")
+            if fee is not None:
+                total = (_ZERO if total is None else total) + fee
+    return total
 
 
 def _name(person: object) -> str | None:
