@@ -9,17 +9,13 @@ from typing import Any
 
 import orjson
 import psycopg
-from psycopg import postgres
-from psycopg.adapt import Dumper
-from psycopg.pq import Format
-from sqlalchemy import Connection, Numeric, text
-from sqlalchemy.dialects.postgresql import JSONB, UUID
-from sqlalchemy.types import DateTime
+from sqlalchemy import Connection, text
 
 from hub_core.db import ensure_month_partitions
 from hub_core.tables import transactions
 from hub_core.timeutil import utc_now
 from hub_core.types import TRANSACTION_FIELDS, Transaction
+from hub_pipelines.warehouse.copying import copy_binary
 from hub_pipelines.warehouse.rows import UpsertCounts
 
 _TABLE = transactions.name
@@ -28,49 +24,8 @@ COPY_COLUMNS = (*TRANSACTION_FIELDS, "ingested_at")
 """The columns a COPY into `transactions` writes, in `copy_row`'s order."""
 _KEY = ("source", "source_id", "created_at")  # the table's unique key
 _UPDATABLE = [c for c in TRANSACTION_FIELDS if c not in ("id", *_KEY)]
-
-
-def _pg_type(column: Any) -> str:
-    """The PostgreSQL type name of a column of `transactions`, as a binary COPY declares it."""
-    kind = column.type
-    if isinstance(kind, UUID):
-        return "uuid"
-    if isinstance(kind, JSONB):
-        return "jsonb"
-    if isinstance(kind, Numeric):
-        return "numeric"
-    if isinstance(kind, DateTime):
-        return "timestamptz" if kind.timezone else "timestamp"
-    return "text"
-
-
-COPY_OIDS = tuple(postgres.types[_pg_type(transactions.c[name])].oid for name in COPY_COLUMNS)
-"""The PostgreSQL types of `COPY_COLUMNS` (built-in, so their oids are fixed), for a binary
-COPY."""
 _RAW_DATA = TRANSACTION_FIELDS.index("raw_data")
 _fields = operator.attrgetter(*TRANSACTION_FIELDS)
-
-
-class _UuidTextDumper(Dumper):
-    """A UUID given as its text (`Transaction.id`), in binary: its 16 bytes."""
-
-    format = Format.BINARY
-    oid = postgres.types["uuid"].oid
-
-    def dump(self, obj: str) -> bytes:
-        """The 16 bytes of the UUID `obj`."""
-        return bytes.fromhex(obj.replace("-", ""))
-
-
-class _JsonBytesDumper(Dumper):
-    """A JSON document already encoded (bytes), in jsonb's binary form: version 1, the text."""
-
-    format = Format.BINARY
-    oid = postgres.types["jsonb"].oid
-
-    def dump(self, obj: bytes) -> bytes:
-        """jsonb's binary input: the version byte and the JSON text."""
-        return b"\x01" + obj
 
 
 def copy_row(txn: Transaction, now: datetime) -> tuple[Any, ...]:
@@ -85,16 +40,9 @@ def copy_row(txn: Transaction, now: datetime) -> tuple[Any, ...]:
 def copy_transactions(
     cursor: psycopg.Cursor[Any], table: str, txns: Iterable[Transaction], now: datetime
 ) -> None:
-    """COPY `txns` into `table` (`transactions` or a table like it) in PostgreSQL's binary
-    format: numbers, times and ids travel as the server stores them, not as text to parse."""
-    # the cursor's own adapters: by oid, the uuid and jsonb columns take these two dumpers
-    cursor.adapters.register_dumper(str, _UuidTextDumper)
-    cursor.adapters.register_dumper(bytes, _JsonBytesDumper)
-    columns = ", ".join(COPY_COLUMNS)
-    with cursor.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.set_types(list(COPY_OIDS))
-        for txn in txns:
-            copy.write_row(copy_row(txn, now))
+    """COPY `txns` into `table` (`transactions` or a table like it), in binary."""
+    rows = (copy_row(txn, now) for txn in txns)
+    copy_binary(cursor, transactions, COPY_COLUMNS, rows, into=table)
 
 
 # The stored keys among a batch's ids: one scan of the unique index for the whole id list.

@@ -311,6 +311,14 @@ def test_raw_vima_lands_operations_with_their_columns(
     assert _table_rows(clean_db, raw_vima_operations, ["operation_id"]) == expected
 
 
+def test_raw_vima_lands_a_project_that_is_not_text_as_its_text(clean_db: Engine) -> None:
+    numbered = {**_op(7, 0), "project": 42}
+    with clean_db.begin() as conn:
+        assert upsert_raw_vima(conn, [numbered], DAY) == UpsertCounts(new=1)
+    stored = _table_rows(clean_db, raw_vima_operations, ["operation_id"])[("7",)]
+    assert stored[2] == "42" and stored[6] == numbered  # the payload keeps the number
+
+
 def test_raw_vima_keeps_the_partition_that_first_landed_an_operation(clean_db: Engine) -> None:
     with clean_db.begin() as conn:
         upsert_raw_vima(conn, [_op(1, 10)], "2026-01-01")

@@ -14,6 +14,7 @@ from hub_pipelines.warehouse.checkpoints import (
     Checkpoint,
     checkpoint_params,
 )
+from hub_pipelines.warehouse.copying import copy_binary
 from hub_pipelines.warehouse.raw import raw_payloads
 from hub_pipelines.warehouse.rows import (
     UpsertCounts,
@@ -26,7 +27,7 @@ from hub_pipelines.warehouse.rows import (
 from hub_pipelines.windows import PartitionWindow
 
 _TABLE = raw_vima_operations.name
-_COLUMNS = ", ".join(c.name for c in raw_vima_operations.columns if c.name != "fetched_at")
+_COLUMNS = tuple(c.name for c in raw_vima_operations.columns if c.name != "fetched_at")
 """Every column a landing writes (`fetched_at` takes its default)."""
 
 RAW_VIMA_UPSERT = """
@@ -90,13 +91,14 @@ def upsert_raw_vima(
         stored = {row[0] for row in cursor}
     fresh = [op_id for op_id in latest if op_id not in stored]
     if fresh:
-        with (
-            driver.cursor() as cursor,
-            cursor.copy(f"COPY {_TABLE} ({_COLUMNS}) FROM STDIN") as copy,
-        ):
-            for op_id in fresh:
-                *keys, canonical, digest = _raw_vima_fields(op_id, latest[op_id])
-                copy.write_row((*keys, partition_key, canonical.decode(), digest))
+        rows = (_raw_vima_fields(op_id, latest[op_id]) for op_id in fresh)
+        with driver.cursor() as cursor:
+            copy_binary(
+                cursor,
+                raw_vima_operations,
+                _COLUMNS,
+                ((*keys, partition_key, canonical, digest) for *keys, canonical, digest in rows),
+            )
     known = {op_id: latest[op_id] for op_id in latest if op_id in stored}
     counts = _upsert_known_raw_vima(conn, known, partition_key) if known else UpsertCounts()
     return UpsertCounts(
@@ -111,7 +113,7 @@ def _raw_vima_fields(op_id: str, op: dict[str, Any]) -> tuple[Any, ...]:
         op_id,
         optional_int(op.get("operation_create_id")),
         optional_int(op.get("operation_update_id")),
-        op.get("project"),
+        _text(op.get("project")),
         optional_time(op.get("operation_created_at")),
         optional_time(op.get("operation_modified_at")),
         canonical,
@@ -140,3 +142,8 @@ def raw_operations(engine: Engine, window: PartitionWindow) -> Iterator[dict[str
     """The partition's landed operations (see `raw_payloads`), in id order."""
     for (payload,) in raw_payloads(engine, raw_vima_operations, window):
         yield payload
+
+
+def _text(value: Any) -> str | None:
+    """A raw value for a text column: any value as its text (a provider may send a number)."""
+    return value if value is None or isinstance(value, str) else str(value)
