@@ -421,36 +421,11 @@ def dlt_e2e(vima_url: str, expected: int) -> dict[str, Any]:
     os.environ.setdefault("RUNTIME__LOG_LEVEL", "WARNING")
     import dlt
     import psycopg
-    from dlt.sources.helpers import requests
+    from dlt_vima_pipeline import vima_operations  # the resource a dlt user writes
 
     name = "bench_dlt"
     recreate_database(name, migrated=False)
     rss_before = peak_rss_mb()
-
-    @dlt.resource(name="vima_operations", write_disposition="merge", primary_key="operation_id")
-    def vima_operations(
-        created: dlt.sources.incremental[str] = dlt.sources.incremental(  # noqa: B008 (dlt idiom)
-            "operation_create_id", initial_value="0"
-        ),
-    ) -> Iterator[list[dict[str, Any]]]:
-        cursor = created.last_value
-        while True:
-            response = requests.get(
-                f"{vima_url}/collector1/api/v1/operation",
-                params={
-                    "apikey": SANDBOX_API_KEY,
-                    "date": DAY.isoformat(),
-                    "count": PAGE_SIZE,
-                    "descending": "false",
-                    "from_operation_create_id": cursor,
-                },
-            )
-            response.raise_for_status()
-            page = response.json()
-            if not page:
-                return
-            yield page
-            cursor = page[-1]["operation_create_id"]
 
     pipelines_dir = tempfile.mkdtemp(prefix="bench-dlt-")
     try:
@@ -464,7 +439,7 @@ def dlt_e2e(vima_url: str, expected: int) -> dict[str, Any]:
             dataset_name="vima",
         )
         started = time.perf_counter()
-        info = pipeline.run(vima_operations())
+        info = pipeline.run(vima_operations(vima_url, DAY.isoformat(), SANDBOX_API_KEY))
         seconds = time.perf_counter() - started
         info.raise_on_failed_jobs()
     finally:

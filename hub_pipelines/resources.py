@@ -1,13 +1,19 @@
 """Dagster resources. Secrets are `EnvVar`s in the code location's definitions (the Dagster UI
 shows the variable's name, never its value); connection strings are read from the hub
 settings at run time, so they never appear in the UI either (they may hold passwords). A
-resource built without a secret (tests, scripts) takes it from the hub settings."""
+resource built without a secret (tests, scripts) takes it from the hub settings.
+
+Every Dagster process loads this module with the code location; what only one source's runs
+use is imported where it is used: the PayShack browser (Playwright, cryptography) when a
+browser is opened, the Vima client (httpx, tenacity) when a client is made.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import redis
 from dagster import ConfigurableResource
@@ -18,18 +24,15 @@ from hub_core.cache import DATA_VERSION_KEY
 from hub_core.db import get_engine
 from hub_core.logging import get_logger
 from hub_core.settings import get_settings
-from hub_pipelines.sources.payshack.browser import (
-    BrowserConfig,
-    PayShackBrowser,
-    Reader,
-    SessionStore,
-)
-from hub_pipelines.sources.vima.client import RetryPolicy, VimaClient
 from hub_pipelines.warehouse.cache_bumps import (
     clear_missed_bump,
     has_missed_bump,
     record_missed_bump,
 )
+
+if TYPE_CHECKING:
+    from hub_pipelines.sources.payshack.browser import PayShackBrowser, Reader
+    from hub_pipelines.sources.vima.client import VimaClient
 
 log = get_logger(__name__)
 
@@ -105,6 +108,8 @@ class VimaResource(ConfigurableResource):
     def client(self) -> VimaClient:
         """A new client (close it, or use it as a context manager); `SettingsError` when a
         Vima setting is malformed."""
+        from hub_pipelines.sources.vima.client import RetryPolicy, VimaClient
+
         settings = get_settings()
         settings.require_source("vima")
         return VimaClient(
@@ -142,6 +147,13 @@ class PayShackResource(ConfigurableResource):
 
     def browser(self, redis_client: redis.Redis) -> PayShackBrowser:
         """A browser session (use it as a context manager: one Chromium per run)."""
+        # Playwright and cryptography load here, not with the code location (issue 14)
+        from hub_pipelines.sources.payshack.browser import (
+            BrowserConfig,
+            PayShackBrowser,
+            SessionStore,
+        )
+
         settings = get_settings()
         settings.require_source("payshack")
         email = self.email or settings.payshack_email

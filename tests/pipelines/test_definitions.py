@@ -92,3 +92,43 @@ def test_a_bad_payshack_setting_leaves_vima_running() -> None:
     assert "payshack refused: payshack cannot run, invalid settings: HUB_CLIENT_PROJECT_MAP" in out
     assert "HUB_CLIENT_PROJECT_MAP" in result.stdout + result.stderr  # the load-time warning
     assert "Traceback" not in result.stderr
+
+
+# What every Dagster process pays to load the code location (issue 14): modules that only one
+# source's runs use are imported by those runs, not with the definitions.
+_RUN_ONLY_MODULES = (
+    "playwright",  # the PayShack browser's Chromium driver
+    "cryptography.fernet",  # the PayShack session store
+    "hub_pipelines.sources.payshack.browser",
+    "hub_pipelines.sources.vima.client",  # httpx, tenacity
+)
+_LOADED = """
+import gc, json, sys
+import hub_pipelines.definitions
+print(json.dumps({"modules": sorted(sys.modules), "frozen": gc.get_freeze_count()}))
+"""
+
+
+def test_loading_the_code_location_imports_no_run_only_module() -> None:
+    import json
+
+    result = subprocess.run(
+        [sys.executable, "-c", _LOADED],
+        cwd=DAGSTER_CWD, env=os.environ.copy(), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    modules = set(loaded["modules"])
+    assert not [name for name in _RUN_ONLY_MODULES if name in modules]
+    # what the load created is kept out of the collector's full passes (and of the exit's)
+    assert loaded["frozen"] > 100_000
+
+
+def test_the_payshack_resource_builds_its_browser_on_demand() -> None:
+    from hub_pipelines.resources import PayShackResource
+    from hub_pipelines.sources.payshack.browser import PayShackBrowser
+
+    resource = PayShackResource(email="ops@example.test", password="pw", session_secret="key")
+    browser = resource.browser(redis_client=None)  # type: ignore[arg-type] (no session read)
+    assert isinstance(browser, PayShackBrowser)
+    assert browser.config.email == "ops@example.test"

@@ -15,12 +15,6 @@ from hub_pipelines.checks import transaction_checks
 from hub_pipelines.partitions import daily_partitions
 from hub_pipelines.resources import RedisResource, VimaResource, WarehouseResource
 from hub_pipelines.results import normalized_check_specs, normalized_result, raw_result, window_of
-from hub_pipelines.sources.vima.ingest import (
-    STREAMS,
-    ingest_and_normalize,
-    ingest_partition,
-    normalize_partition,
-)
 from hub_pipelines.warehouse.locks import partition_lock
 from hub_pipelines.warehouse.sync import tracked_sync
 
@@ -60,6 +54,14 @@ def vima_assets(
 ) -> Iterator[MaterializeResult]:
     """Page the day with the create cursor, then the update cursor (resumable per page), and
     normalize what is landed."""
+    # The client (httpx) loads in a Vima run, not with the code location every run loads
+    from hub_pipelines.sources.vima.ingest import (
+        STREAMS,
+        ingest_and_normalize,
+        ingest_partition,
+        normalize_partition,
+    )
+
     window = window_of(context)
     engine = warehouse.engine()
     selected = context.selected_asset_keys

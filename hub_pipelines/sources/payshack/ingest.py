@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
 from hub_core.types import Direction
 from hub_pipelines.ingesting import IngestReport, StreamReport
 from hub_pipelines.normalizing import NormalizeReport, normalize_into_transactions
-from hub_pipelines.sources.payshack.browser import PayShackBrowser, Reader
 from hub_pipelines.sources.payshack.landing import raw_rows, upsert_raw_payshack
 from hub_pipelines.sources.payshack.normalize import STATUSES, normalize_row
 from hub_pipelines.warehouse.rows import batched
 from hub_pipelines.windows import PartitionWindow
+
+if TYPE_CHECKING:  # the browser (Playwright) loads when a run opens one, not with the module
+    from hub_pipelines.sources.payshack.browser import PayShackBrowser, Reader
 
 WRITE_BATCH = 500
 
