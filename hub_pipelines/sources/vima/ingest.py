@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from hub_core.types import Source
-from hub_pipelines.ingesting import IngestReport
+from hub_pipelines.ingesting import IngestReport, few_collections
 from hub_pipelines.normalizing import NormalizeReport, normalize_into_transactions
 from hub_pipelines.prefetch import prefetched_batches
 from hub_pipelines.sources.vima.client import VimaClient
@@ -62,6 +62,7 @@ def _update_watermark(client: VimaClient) -> str | None:
     return str(latest[0]["operation_update_id"]) if latest else None
 
 
+@few_collections()
 def ingest_partition(
     client: VimaClient,
     engine: Engine,
@@ -124,6 +125,7 @@ def _land_stream(
     read.cursor = checkpoint.cursor
 
 
+@few_collections()
 def normalize_partition(engine: Engine, window: PartitionWindow) -> NormalizeReport:
     """Normalize the partition's raw Vima operations and upsert them into `transactions`.
 
@@ -160,6 +162,7 @@ def _in_window(op: dict[str, Any], window: PartitionWindow) -> bool:
     return created is None or window.start <= created < window.end
 
 
+@few_collections()
 def ingest_and_normalize(
     client: VimaClient, engine: Engine, window: PartitionWindow
 ) -> tuple[IngestReport, NormalizeReport]:
