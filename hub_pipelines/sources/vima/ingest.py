@@ -41,8 +41,9 @@ from hub_pipelines.windows import PartitionWindow
 STREAMS = ("create", "update")
 NORMALIZED = "normalized"
 """Checkpoint stream whose `completed` says every landed row of the partition is normalized."""
-QUEUED_PAGES = 50
-"""Landed batches waiting for the normalizer at most (bounds memory when it falls behind)."""
+QUEUED_BATCHES = 5
+"""Landed batches waiting for the normalizer at most (bounds memory when it falls behind: at
+most `QUEUED_BATCHES` x `LANDING_BATCH_OPS` operations)."""
 LANDING_BATCH_OPS = 2000
 """Operations landed in one transaction at most: the pages the fetcher has ready when the
 previous ones are committed (one page when the writer keeps up, 20 when it does not)."""
@@ -175,7 +176,7 @@ def ingest_and_normalize(
     if not _all_normalized(engine, window):
         ingest = ingest_partition(client, engine, window)
         return ingest, normalize_partition(engine, window)
-    pages: queue.Queue[list[dict[str, Any]] | None] = queue.Queue(maxsize=QUEUED_PAGES)
+    pages: queue.Queue[list[dict[str, Any]] | None] = queue.Queue(maxsize=QUEUED_BATCHES)
     outcome: dict[str, Any] = {}
 
     def operations() -> Iterator[dict[str, Any]]:
