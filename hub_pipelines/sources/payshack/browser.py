@@ -65,6 +65,12 @@ MAX_RELOGINS = 5
 MAX_DOM_FAULTS = 10
 MAX_PASSES = 4
 MAX_ATTEMPTS = 5
+CLICK_REACT_MS = 1_000
+"""How long the dashboard may take to react to the reader's click on "Next" (leave the page
+it shows) before the click counts as ignored."""
+TIMEOUT_MARGIN_MS = 2_000
+"""Playwright's deadline for a table read, past the page's own (`timeout_ms`): a backstop for a
+page that hangs."""
 
 log = get_logger(__name__)
 
@@ -199,6 +205,9 @@ class PayShackBrowser:
         self._page: Page | None = None
         self._session: Session | None = None
         self._tracing = False
+        self.dom_click_fallbacks = 0
+        """Pages the dom reader reached with Playwright's click: the in-page one could not be
+        made or was ignored."""
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -447,8 +456,9 @@ class PayShackBrowser:
                     raise _Transient(f"{kind} page {page_no}: unparseable body") from None
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _open_view(self, kind: Direction, date_from: date, date_to: date) -> dict[str, Any]:
-        """Show the view with the day's filters and 100 rows a page; returns page 1."""
+    def _open_view(self, kind: Direction, date_from: date, date_to: date) -> None:
+        """Show the view with the day's filters and 100 rows a page; page 1 is then loading
+        (read it with `_wait_loaded(1)`)."""
         session = self.session()
         page = self.page
         values = {"token": session.token, "client_id": session.client_id}
@@ -464,22 +474,35 @@ class PayShackBrowser:
         page.fill("#date-from", date_from.isoformat())
         page.fill("#date-to", date_to.isoformat())
         page.select_option("#page-size", str(self.config.page_size))  # reloads with the filters
-        return self._wait_loaded(1)
 
-    def _wait_loaded(self, page_no: int) -> dict[str, Any]:
-        """Wait until the table shows page `page_no` and read it whole (one round trip)."""
+    def _wait_loaded(self, page_no: int, click_ahead: bool = False) -> dict[str, Any]:
+        """Wait until the table shows page `page_no` and read it whole (one round trip).
+
+        With `click_ahead`, the same evaluation then clicks "Next" when the read goes on
+        (see `READ_PAGE_JS`); the table's `clicked` says whether it did.
+        """
+        timeout = self.config.timeout_ms
         try:
             handle = self.page.wait_for_function(
-                READ_PAGE_JS, arg=page_no, timeout=self.config.timeout_ms, polling="raf"
+                READ_PAGE_JS,
+                arg={
+                    "page": page_no,
+                    "clickAhead": click_ahead,
+                    "timeoutMs": timeout,
+                    "reactMs": CLICK_REACT_MS,
+                },
+                timeout=timeout + TIMEOUT_MARGIN_MS,  # the page's own deadline comes first
             )
             table = orjson.loads(handle.json_value())
         except PlaywrightTimeout:
-            self._failure_artifacts("table-timeout")
-            raise PayShackError(f"dashboard table did not load page {page_no}") from None
+            table = {"state": "timeout"}
         except PlaywrightError:  # the page navigated away mid-read (expired session)
             if "/login" in self.page.url:
                 raise _SessionExpired from None
             raise
+        if table["state"] == "timeout":
+            self._failure_artifacts("table-timeout")
+            raise PayShackError(f"dashboard table did not load page {page_no}")
         if table["state"] == "login":
             raise _SessionExpired
         if table["state"] == "error":
@@ -491,19 +514,30 @@ class PayShackBrowser:
     ) -> Iterator[tuple[list[dict[str, Any]], int]]:
         """The view's pages, read as a person would: open, page size 100, next, next, ...
 
-        A page that shows an error is loaded again (previous, then next); an expired session
-        logs in again and pages back to where the read was.
+        Each page is waited for, read and, when the read goes on, left with a click on "Next"
+        in one evaluation (`READ_PAGE_JS`), so the next page loads while this one is parsed.
+        When that click cannot be made (the button is covered or hidden) or the dashboard
+        ignores it, the next page is reached with Playwright's own click instead, and after an
+        ignored click for the rest of the read. A page that shows an error is loaded again
+        (previous, then next); an expired session logs in again and pages back to where the
+        read was.
         """
         page_no, shown, relogins, faults = 1, 0, 0, 0
+        click_ahead = True
         while True:
+            target = shown + 1  # the page being waited for, if a wait fails
             try:
                 if shown == 0:
-                    table = self._open_view(kind, date_from, date_to)
+                    self._open_view(kind, date_from, date_to)
                     shown = 1
                 while shown < page_no:  # forward to the page the read is at
+                    target = shown + 1
                     self.page.click("#next-page")
-                    table = self._wait_loaded(shown + 1)
-                    shown += 1
+                    if target < page_no:  # the page read is waited for below
+                        self._wait_loaded(target)
+                    shown = target
+                target = page_no
+                table = self._wait_loaded(page_no, click_ahead=click_ahead)
             except _SessionExpired:
                 relogins += 1
                 if relogins > MAX_RELOGINS:
@@ -516,17 +550,24 @@ class PayShackBrowser:
                 if faults > MAX_DOM_FAULTS:
                     raise
                 time.sleep(min(2.0, 0.1 * 2**faults))
-                shown = self._step_back(shown)
+                shown = self._step_back(target)
                 continue
+            clicked = table.get("clicked")
+            if clicked == "clicked":
+                shown = page_no + 1  # the next page is loading
+            elif clicked is not None:
+                self.dom_click_fallbacks += 1
+                click_ahead = click_ahead and clicked != "ignored"
+                log.info("payshack next page by playwright's click", kind=kind, reason=clicked)
             rows = rows_from_table(table["headers"], table["rows"])
             yield rows, int(table["total"] or 0)
             if not rows or page_no >= int(table["totalPages"] or 0):
                 return
             page_no += 1
 
-    def _step_back(self, shown: int) -> int:
-        """After a failed load of page `shown + 1` (or `shown`), show the page before it."""
-        failed = shown + 1 if shown else 1
+    def _step_back(self, failed: int) -> int:
+        """After a failed load of page `failed`, show the page before it; returns the page
+        shown (0: open the view again)."""
         if failed <= 1:
             return 0  # open the view again
         try:

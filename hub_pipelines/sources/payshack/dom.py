@@ -36,26 +36,83 @@ HEADER_FIELDS: dict[str, str] = {
 EMPTY_CELLS = frozenset({"", "-", "—"})
 
 READ_PAGE_JS = """
-(n) => {
-  if (location.pathname.startsWith('/login')) { return JSON.stringify({state: 'login'}); }
-  const table = document.querySelector('#txn-table');
-  if (!table) { return false; }
-  const state = table.getAttribute('data-state');
-  if (state === 'error') { return JSON.stringify({state}); }
-  if (state !== 'loaded' || table.getAttribute('data-page') !== String(n)) { return false; }
-  const headers = Array.from(table.querySelectorAll('thead th')).map(th => th.textContent.trim());
+async ({page, clickAhead, timeoutMs, reactMs}) => {
+  const n = String(page);
+  const until = (probe, ms) => new Promise((resolve) => {
+    const first = probe();
+    if (first) { resolve(first); return; }
+    let observer = null, poll = null, timer = null;
+    const finish = (value) => {
+      observer.disconnect(); clearInterval(poll); clearTimeout(timer); resolve(value);
+    };
+    const check = () => { const value = probe(); if (value) { finish(value); } };
+    observer = new MutationObserver(check);
+    observer.observe(document.documentElement, {subtree: true, childList: true, attributes: true});
+    poll = setInterval(check, 100);
+    timer = setTimeout(() => finish(null), Math.max(0, ms));
+  });
+  const shown = () => {
+    if (location.pathname.startsWith('/login')) { return {state: 'login'}; }
+    const table = document.querySelector('#txn-table');
+    if (!table) { return null; }
+    const state = table.getAttribute('data-state');
+    if (state === 'error') { return {state}; }
+    if (state !== 'loaded' || table.getAttribute('data-page') !== n) { return null; }
+    return {state, table};
+  };
+  const found = await until(shown, timeoutMs);
+  if (!found) { return JSON.stringify({state: 'timeout'}); }
+  if (found.state !== 'loaded') { return JSON.stringify({state: found.state}); }
+  const table = found.table;
+  const headers = Array.from(table.querySelectorAll('thead th'), th => th.textContent.trim());
   const rows = Array.from(table.querySelectorAll('tbody tr'))
     .filter(tr => !tr.querySelector('td.empty'))
     .map(tr => Array.from(tr.cells, td => td.textContent.trim()));
-  return JSON.stringify({state, headers, rows, page: table.getAttribute('data-page'),
-                         total: table.getAttribute('data-total'),
-                         totalPages: table.getAttribute('data-total-pages')});
+  const out = {state: 'loaded', headers, rows, page: n,
+               total: table.getAttribute('data-total'),
+               totalPages: table.getAttribute('data-total-pages'), clicked: null};
+  if (clickAhead && rows.length && page < Number(out.totalPages)) {
+    out.clicked = 'unclickable';
+    const next = document.querySelector('#next-page');
+    if (next && next.isConnected && !next.disabled
+        && next.checkVisibility({visibilityProperty: true})) {
+      let box = next.getBoundingClientRect();
+      if (box.top < 0 || box.left < 0 || box.bottom > innerHeight || box.right > innerWidth) {
+        next.scrollIntoView({block: 'center', inline: 'center'});
+        box = next.getBoundingClientRect();
+      }
+      const hit = box.width > 0 && box.height > 0
+        && document.elementFromPoint(box.left + box.width / 2, box.top + box.height / 2);
+      if (hit && (hit === next || next.contains(hit))) {
+        next.click();
+        const moved = () => {
+          const now = document.querySelector('#txn-table');
+          return !now || now.getAttribute('data-state') !== 'loaded'
+            || now.getAttribute('data-page') !== n;
+        };
+        out.clicked = (await until(moved, reactMs)) ? 'clicked' : 'ignored';
+      }
+    }
+  }
+  return JSON.stringify(out);
 }
 """
-"""Waits for page `n` of the table and reads it whole in the same evaluation: one JSON
-string (crossing the browser boundary as one value is far cheaper than nested arrays).
-False while loading; `{state: error}` or `{state: login}` when the page failed or the
-session expired."""
+"""Waits for page `page` of the table and reads it whole in the same evaluation: one JSON string
+(crossing the browser boundary as one value is far cheaper than nested arrays); `{state:
+error}`, `{state: login}` or `{state: timeout}` when the page failed, the session expired or
+the page did not show within `timeoutMs`. The wait is event-driven: a `MutationObserver` on
+the document (plus a 100 ms poll), so the page is read as soon as the dashboard renders it.
+
+With `clickAhead`, when the reader will want the next page (this one has rows and is not the
+last), the script clicks "Next" right after reading, so the dashboard fetches and renders the
+next page while this one travels to Python. The click is on the real button, made only after
+the checks a person's click implies, done in the page (Playwright's actionability checks but
+"stable"): attached, enabled, visible, scrolled into view, and the button itself under the
+point at its centre (not covered). It is the page's own click event (`isTrusted` false), so
+whether it took effect is checked: `clicked` says what happened: `clicked` (the table left
+this page within `reactMs`), `ignored` (it did not: the dashboard ignored a scripted click),
+`unclickable` (the checks failed: nothing was clicked), null (no next page wanted). The
+reader reaches the next page with Playwright's click after `ignored` or `unclickable`."""
 
 
 class UnknownTableLayout(ValueError):

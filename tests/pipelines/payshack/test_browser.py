@@ -66,6 +66,7 @@ def test_both_readers_give_identical_rows_for_a_day(sandbox, make_browser) -> No
                 == normalized(expected, kind)
             )
         assert browser.logins == 1
+        assert browser.dom_click_fallbacks == 0  # every next page by the in-page click
     assert sandbox.stats()["payshack"]["logins"] == 1
     assert len(world_rows(sandbox, "payin")) > 150  # two pages of 100 at least
 
@@ -142,6 +143,56 @@ def test_server_errors_are_retried(sandbox, make_browser, reader: str) -> None:
         result = browser.read_day("payin", START, END, reader)  # type: ignore[arg-type]
     assert set(result.rows) == set(world_rows(sandbox, "payin"))
     assert sum(sandbox.stats()["payshack"]["faults"].values()) > 0
+
+
+IGNORE_SCRIPTED_CLICKS = """
+document.addEventListener('click', (event) => {
+  if (!event.isTrusted && event.target.closest && event.target.closest('#next-page')) {
+    event.stopImmediatePropagation();
+  }
+}, true);
+"""
+"""A dashboard that reacts to a person's click only (a click the page script made is ignored)."""
+
+TOAST_OVER_EACH_PAGE = """
+addEventListener('DOMContentLoaded', () => {
+  const table = document.querySelector('#txn-table');
+  if (!table) { return; }
+  new MutationObserver(() => {
+    if (table.getAttribute('data-state') !== 'loaded' || document.getElementById('toast')) {
+      return;
+    }
+    const toast = document.createElement('div');
+    toast.id = 'toast';
+    toast.style.cssText = 'position:fixed;inset:0;z-index:9;background:rgba(0,0,0,.1)';
+    document.body.appendChild(toast);
+    setTimeout(() => toast.remove(), 600);
+  }).observe(table, {attributes: true, attributeFilter: ['data-state']});
+});
+"""
+"""A dashboard that covers the whole page for 600 ms after each page it shows."""
+
+
+@pytest.mark.parametrize(
+    ("script", "fallbacks"),
+    [(IGNORE_SCRIPTED_CLICKS, "one, then playwright's click"), (TOAST_OVER_EACH_PAGE, "each")],
+    ids=["click-ignored", "next-covered"],
+)
+def test_dom_reader_falls_back_to_playwrights_click(
+    sandbox, make_browser, script: str, fallbacks: str
+) -> None:
+    """The in-page click on "Next" is made only on an uncovered button and must take effect;
+    otherwise the page is reached with Playwright's click, and no row is lost or doubled."""
+    with make_browser(sandbox) as browser:
+        browser.session()
+        browser._context.add_init_script(script)
+        result = browser.read_day("payin", START, END, "dom")
+        assert result.complete and result.passes == 1 and result.pages >= 2
+        if fallbacks == "each":
+            assert browser.dom_click_fallbacks == result.pages - 1
+        else:  # an ignored click is not tried again in that read
+            assert browser.dom_click_fallbacks == 1
+    assert set(result.rows) == set(world_rows(sandbox, "payin"))
 
 
 def test_ist_dates_cover_the_utc_day() -> None:
