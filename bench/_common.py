@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import math
 import multiprocessing as mp
 import os
 import platform
 import resource
+import signal
 import statistics
 import subprocess
 import sys
@@ -526,6 +528,38 @@ class Profiler:
         stats.sort_stats("cumulative").print_stats(self.top)
         stats.sort_stats("tottime").print_stats(self.top)
         result["profile"] = out.getvalue()
+
+
+def save_partial(path: Path | None, results: dict[str, Any], runs: dict[str, Any]) -> None:
+    """Write the figures so far (a killed run keeps what it measured)."""
+    if path is not None:
+        path.write_text(json.dumps({**results, "runs": runs, "partial": True}, indent=2))
+
+
+def run_and_report(
+    run: Callable[[], dict[str, Any] | None],
+    databases: Iterable[str],
+    keep_dbs: bool,
+    render: Callable[[dict[str, Any]], str],
+    json_path: Path | None,
+) -> int:
+    """A script's ending: `run()`, its databases dropped after it unless `keep_dbs` (also on
+    Ctrl-C or SIGTERM), then the machine facts, `render(results)` and the JSON file; 0."""
+    # A SIGTERM unwinds like Ctrl-C: the sandbox stops and the databases are dropped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        results = run()
+    finally:
+        if not keep_dbs:
+            for name in databases:
+                drop_database(name)
+    if results is None:  # the run printed what it had to say
+        return 0
+    print(json.dumps(results["machine"], indent=2))
+    print(render(results))
+    if json_path:
+        json_path.write_text(json.dumps(results, indent=2, default=str))
+    return 0
 
 
 def say(message: str) -> None:

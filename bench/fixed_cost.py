@@ -42,7 +42,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -63,12 +62,13 @@ from _common import (
     conninfo,
     cpu_jiffies,
     db_url,
-    drop_database,
     machine_basics,
     median_of,
     pg_settings,
     recreate_database,
+    run_and_report,
     sandbox_process,
+    save_partial,
     say,
     wait_for_quiet,
 )
@@ -461,19 +461,13 @@ def run_benchmark(
                     run = measure()
                     runs.setdefault(label, []).append(run)
                     say(f"  {label}: {_brief(run)}")
-                    _save_partial(json_path, results, runs)
+                    save_partial(json_path, results, runs)
             results["import_breakdown"] = import_breakdown(workspace)
         finally:
             workspace.close()
     results["runs"] = runs
     results["summary"] = summarize(runs)
     return results
-
-
-def _save_partial(path: Path | None, results: dict[str, Any], runs: dict[str, Any]) -> None:
-    """Write the figures so far (a killed run keeps what it measured)."""
-    if path is not None:
-        path.write_text(json.dumps({**results, "runs": runs, "partial": True}, indent=2))
 
 
 def summarize(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
@@ -587,19 +581,13 @@ def main(argv: list[str] | None = None) -> int:
     add_quiet_wait(parser, default=300.0)
     parser.add_argument("--keep-dbs", action="store_true", help="keep the bench_* databases")
     args = parser.parse_args(argv)
-    # A SIGTERM unwinds like Ctrl-C: the sandbox stops and the databases are dropped.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    try:
-        results = run_benchmark(args.repeat, args.per_day, args.quiet_wait, args.json)
-    finally:
-        if not args.keep_dbs:
-            for name in BENCH_DATABASES:
-                drop_database(name)
-    print(json.dumps(results["machine"], indent=2))
-    print(render_markdown(results))
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2, default=str))
-    return 0
+    return run_and_report(
+        lambda: run_benchmark(args.repeat, args.per_day, args.quiet_wait, args.json),
+        BENCH_DATABASES,
+        args.keep_dbs,
+        render_markdown,
+        args.json,
+    )
 
 
 if __name__ == "__main__":

@@ -46,7 +46,6 @@ import json
 import os
 import pickle
 import shutil
-import signal
 import sys
 import tempfile
 import threading
@@ -63,13 +62,14 @@ from _common import (
     add_quiet_wait,
     code_version,
     conninfo,
-    drop_database,
     machine_basics,
     median_of,
     peak_rss_mb,
     pg_settings,
     recreate_database,
+    run_and_report,
     sandbox_process,
+    save_partial,
     say,
     wait_for_quiet,
 )
@@ -502,7 +502,7 @@ def run_benchmark(
                     run = run_isolated(func, *args)
                     runs.setdefault(label, []).append(run)
                     say(f"  {label}: {_brief(run)}")
-                    _save_partial(json_path, results, runs)
+                    save_partial(json_path, results, runs)
         if "hub" in want and per_day != FLATNESS_PER_DAY:
             with sandbox_process(build_day, FLATNESS_PER_DAY) as small:
                 small_url = small.info["vima_url"]
@@ -537,12 +537,6 @@ def profile(per_day: int, top: int) -> None:
                 print(json.dumps(run, indent=2))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-
-
-def _save_partial(path: Path | None, results: dict[str, Any], runs: dict[str, Any]) -> None:
-    """Write the figures so far (a killed run keeps what it measured)."""
-    if path is not None:
-        path.write_text(json.dumps({**results, "runs": runs, "partial": True}, indent=2))
 
 
 def summarize(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
@@ -660,22 +654,14 @@ def main(argv: list[str] | None = None) -> int:
     add_quiet_wait(parser, default=300.0)
     parser.add_argument("--keep-dbs", action="store_true", help="keep the bench_* databases")
     args = parser.parse_args(argv)
-    # A SIGTERM unwinds like Ctrl-C: the sandbox stops and the databases are dropped.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    try:
+
+    def run() -> dict[str, Any] | None:
         if args.profile:
             profile(args.per_day, args.profile)
-            return 0
-        results = run_benchmark(args.per_day, args.repeat, args.only, args.quiet_wait, args.json)
-    finally:
-        if not args.keep_dbs:
-            for name in BENCH_DATABASES:
-                drop_database(name)
-    print(json.dumps(results["machine"], indent=2))
-    print(render_markdown(results))
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2, default=str))
-    return 0
+            return None
+        return run_benchmark(args.per_day, args.repeat, args.only, args.quiet_wait, args.json)
+
+    return run_and_report(run, BENCH_DATABASES, args.keep_dbs, render_markdown, args.json)
 
 
 if __name__ == "__main__":
