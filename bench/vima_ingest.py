@@ -311,9 +311,10 @@ def hub_write(batches_path: str, expected: int, profile_top: int = 0) -> dict[st
 def hub_land(vima_url: str, expected: int) -> dict[str, Any]:
     """The hub's raw landing alone: `upsert_raw_vima` of the day's pages with their checkpoints.
 
-    Each page is fetched from the sandbox (untimed), then landed as the hub lands it: one
+    Each page is fetched from the sandbox (untimed), then landed with the hub's statements: one
     transaction a page with its `create` checkpoint, on the hub's landing connection
-    (`landing_connection`). The timer covers the upsert and the commit.
+    (`landing_connection`) — the landing's cost per page (a run lands the pages that are ready
+    together). The timer covers the upsert and the commit.
     """
     from hub_core.db import get_engine
     from hub_pipelines.sources.vima.client import VimaClient

@@ -9,8 +9,8 @@ The update stream of a partition that has never run starts at a watermark: the p
 highest update id, read before the create pass starts. Every change made after that moment
 has a higher id, so the update stream sees it, whatever the create pass read.
 
-`ingest_and_normalize` does both stages in one pass: each committed page also goes to a
-normalizer thread that upserts `transactions` on its own connection, so the two writes run at
+`ingest_and_normalize` does both stages in one pass: each committed batch of pages also goes to
+a normalizer thread that upserts `transactions` on its own connection, so the two writes run at
 once and nothing is read back from the raw table. A partition marker (stream `normalized`)
 says whether every landed row is normalized; when it is not (a run stopped midway, or raw
 landed alone), the run normalizes the partition from the raw table instead.
@@ -169,7 +169,7 @@ def ingest_and_normalize(
 ) -> tuple[IngestReport, NormalizeReport]:
     """Land the partition's operations and normalize them into `transactions` in one pass.
 
-    Each committed page is handed to a normalizer thread writing on its own connection, so
+    Each committed batch of pages is handed to a normalizer thread on its own connection, so
     PostgreSQL writes both tables at once. When an earlier run left landed rows that were not
     normalized, the partition is normalized from the raw table after the landing instead.
     """
