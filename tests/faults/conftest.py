@@ -132,10 +132,39 @@ def finish(process: subprocess.Popen, timeout: float = 120) -> int:
         raise
 
 
+_SCHEDULES = """
+query { schedulesOrError(repositorySelector: {repositoryLocationName: "hub_pipelines",
+                                             repositoryName: "__repository__"}) {
+  __typename ... on Schedules { results { id name } } } }
+"""
+_STOP = """
+mutation($id: String) { stopRunningSchedule(id: $id) {
+  __typename ... on PythonError { message } } }
+"""
+
+
+def stop_schedules(graphql_url: str) -> list[str]:
+    """Stop every schedule of the test instance (they run by default), so that no tick of the
+    wall clock launches a sync of today's partition in the middle of a case; their names."""
+    from hub_api.dagster_client import DagsterClient
+
+    client = DagsterClient(graphql_url, timeout=30)
+    found = client.query(_SCHEDULES)["schedulesOrError"]
+    assert found["__typename"] == "Schedules", found
+    for entry in found["results"]:
+        stopped = client.query(_STOP, {"id": entry["id"]})["stopRunningSchedule"]
+        assert stopped["__typename"] == "ScheduleStateResult", stopped
+    return [entry["name"] for entry in found["results"]]
+
+
 @pytest.fixture(scope="module")
-def daemon(dagster_home: Path, world: SandboxHandle, tmp_path_factory) -> Iterator[Path]:
-    """`dagster-daemon run` for the module (schedules, sensors, run queue, run monitoring), with
-    the sandbox's URLs; yields its log file."""
+def daemon(
+    dagster_home: Path, dagster_webserver: str, world: SandboxHandle, tmp_path_factory
+) -> Iterator[Path]:
+    """`dagster-daemon run` for the module (sensors, run queue, run monitoring; the schedules
+    stopped first: the cases launch their own runs), with the sandbox's URLs; yields its log
+    file."""
+    assert stop_schedules(dagster_webserver), "the definitions have schedules to stop"
     log_path = tmp_path_factory.mktemp("daemon") / "daemon.log"
     log = log_path.open("w")
     process = subprocess.Popen(
