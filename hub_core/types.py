@@ -141,7 +141,9 @@ class Transaction:
     payment_product: str | None = None
     updated_at: datetime | None = None
     completed_at: datetime | None = None
-    raw_data: dict[str, Any] = field(default_factory=dict)
+    raw_data: dict[str, Any] | orjson.Fragment = field(default_factory=dict)
+    """The provider's payload; or that payload already encoded as JSON (`orjson.Fragment`)
+    when the landing encoded it for the raw table (written as it is)."""
     data_hash: str = ""
 
     def business_hash(self) -> str:

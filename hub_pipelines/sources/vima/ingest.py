@@ -26,12 +26,17 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from hub_core.types import Source
+from hub_core.types import Source, Transaction
 from hub_pipelines.ingesting import IngestReport, few_collections
 from hub_pipelines.normalizing import NormalizeReport, normalize_into_transactions
 from hub_pipelines.prefetch import prefetched_batches
 from hub_pipelines.sources.vima.client import VimaClient
-from hub_pipelines.sources.vima.landing import raw_operations, upsert_raw_vima
+from hub_pipelines.sources.vima.landing import (
+    Encoded,
+    encode_operations,
+    land_encoded,
+    raw_operations,
+)
 from hub_pipelines.sources.vima.normalize import STATUSES, normalize_operation
 from hub_pipelines.warehouse.checkpoints import Checkpoint, load_checkpoint, save_checkpoint
 from hub_pipelines.warehouse.rows import optional_time
@@ -68,11 +73,12 @@ def ingest_partition(
     client: VimaClient,
     engine: Engine,
     window: PartitionWindow,
-    on_page: Callable[[list[dict[str, Any]]], None] | None = None,
+    on_page: Callable[[list[Encoded]], None] | None = None,
 ) -> IngestReport:
     """Fetch the partition's operations into `raw_vima_operations`, resumably.
 
-    `on_page` receives each landed batch's operations once they are committed.
+    `on_page` receives each landed batch's operations, with the JSON the landing encoded,
+    once they are committed.
     """
     started = time.monotonic()
     report = IngestReport()
@@ -95,7 +101,7 @@ def _land_stream(
     window: PartitionWindow,
     stream: str,
     report: IngestReport,
-    on_page: Callable[[list[dict[str, Any]]], None] | None,
+    on_page: Callable[[list[Encoded]], None] | None,
 ) -> None:
     """Page one cursor stream of the partition; each batch of pages commits with the
     checkpoint after its last page."""
@@ -111,14 +117,14 @@ def _land_stream(
     )
     for batch in batches:
         page = [op for ops, _ in batch for op in ops]
-        keyed = [op for op in page if op.get("operation_id") not in (None, "")]
+        keyed = encode_operations(op for op in page if op.get("operation_id") not in (None, ""))
         report.skipped_without_id += len(page) - len(keyed)
         cursor = batch[-1][1]
         checkpoint = Checkpoint(
             cursor, checkpoint.page + len(batch), checkpoint.rows + len(page), False
         )
         with conn.begin():  # the pages' rows and the checkpoint after them, together
-            read.rows.add(upsert_raw_vima(conn, keyed, window.key, (stream, checkpoint)))
+            read.rows.add(land_encoded(conn, keyed, window.key, (stream, checkpoint)))
         if on_page is not None:
             on_page(keyed)
         read.pages += len(batch)
@@ -139,6 +145,13 @@ def normalize_partition(engine: Engine, window: PartitionWindow) -> NormalizeRep
 
 def _normalize(engine: Engine, operations: Iterator[dict[str, Any]]) -> NormalizeReport:
     return normalize_into_transactions(engine, operations, normalize_operation, STATUSES)
+
+
+def _normalize_encoded(landed: Encoded) -> Transaction:
+    """An operation as landed: its `raw_data` is the JSON the landing encoded (not encoded
+    twice)."""
+    op, payload = landed
+    return normalize_operation(op, raw_json=payload)
 
 
 def _mark_normalized(engine: Engine, window: PartitionWindow, done: bool) -> None:
@@ -176,20 +189,22 @@ def ingest_and_normalize(
     if not _all_normalized(engine, window):
         ingest = ingest_partition(client, engine, window)
         return ingest, normalize_partition(engine, window)
-    pages: queue.Queue[list[dict[str, Any]] | None] = queue.Queue(maxsize=QUEUED_BATCHES)
+    pages: queue.Queue[list[Encoded] | None] = queue.Queue(maxsize=QUEUED_BATCHES)
     outcome: dict[str, Any] = {}
 
-    def operations() -> Iterator[dict[str, Any]]:
+    def operations() -> Iterator[Encoded]:
         while (page := pages.get()) is not None:
-            yield from (op for op in page if _in_window(op, window))
+            yield from (landed for landed in page if _in_window(landed[0], window))
 
     def normalize() -> None:
         try:
-            outcome["report"] = _normalize(engine, operations())
+            outcome["report"] = normalize_into_transactions(
+                engine, operations(), _normalize_encoded, STATUSES
+            )
         except BaseException as error:  # handed to the landing thread
             outcome["error"] = error
 
-    def put(page: list[dict[str, Any]] | None) -> None:
+    def put(page: list[Encoded] | None) -> None:
         # never blocks on a normalizer that has stopped
         while True:
             if page is not None and "error" in outcome:

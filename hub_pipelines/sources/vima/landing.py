@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -29,6 +29,18 @@ from hub_pipelines.windows import PartitionWindow
 _TABLE = raw_vima_operations.name
 _COLUMNS = tuple(c.name for c in raw_vima_operations.columns if c.name != "fetched_at")
 """Every column a landing writes (`fetched_at` takes its default)."""
+
+Encoded = tuple[dict[str, Any], bytes]
+"""An operation and its canonical JSON (`canonical_json`): what `payload` stores, encoded once
+for the landing and for `transactions.raw_data` (see `land_encoded`)."""
+
+
+def encode_operations(operations: Iterable[dict[str, Any]]) -> list[Encoded]:
+    """Each operation with its canonical JSON, copied to its size: orjson's output keeps the
+    buffer it was written in (8 KiB for a 1 KiB operation), a cost only when it is held, as
+    these are until the normalizer has written them."""
+    return [(op, bytes(memoryview(canonical_json(op)))) for op in operations]
+
 
 RAW_VIMA_UPSERT = """
 INSERT INTO raw_vima_operations AS raw (
@@ -75,7 +87,18 @@ def upsert_raw_vima(
     caller. `checkpoint` (stream, checkpoint), when given, is saved by the same statement
     that looks the page's ids up: one round trip less per page.
     """
-    latest = {str(op["operation_id"]): op for op in operations}  # a repeated id: the last wins
+    return land_encoded(conn, encode_operations(operations), partition_key, checkpoint)
+
+
+def land_encoded(
+    conn: Connection,
+    encoded: Sequence[Encoded],
+    partition_key: str | None = None,
+    checkpoint: tuple[str, Checkpoint] | None = None,
+) -> UpsertCounts:
+    """`upsert_raw_vima` of operations already encoded (`encode_operations`), so that the
+    caller can hand the same bytes on (the Vima run's normalizer stores them as `raw_data`)."""
+    latest = {str(pair[0]["operation_id"]): pair for pair in encoded}  # repeated id: last wins
     lookup = f"SELECT operation_id FROM {_TABLE} WHERE operation_id = ANY(%(ids)s)"
     params: dict[str, Any] = {"ids": list(latest)}
     if checkpoint is not None:
@@ -91,7 +114,7 @@ def upsert_raw_vima(
         stored = {row[0] for row in cursor}
     fresh = [op_id for op_id in latest if op_id not in stored]
     if fresh:
-        rows = (_raw_vima_fields(op_id, latest[op_id]) for op_id in fresh)
+        rows = (_raw_vima_fields(op_id, *latest[op_id]) for op_id in fresh)
         with driver.cursor() as cursor:
             copy_binary(
                 cursor,
@@ -106,9 +129,8 @@ def upsert_raw_vima(
     )
 
 
-def _raw_vima_fields(op_id: str, op: dict[str, Any]) -> tuple[Any, ...]:
+def _raw_vima_fields(op_id: str, op: dict[str, Any], canonical: bytes) -> tuple[Any, ...]:
     """A raw row's columns from id to modified time, its canonical payload and its hash."""
-    canonical = canonical_json(op)
     return (
         op_id,
         optional_int(op.get("operation_create_id")),
@@ -122,12 +144,12 @@ def _raw_vima_fields(op_id: str, op: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def _upsert_known_raw_vima(
-    conn: Connection, latest: dict[str, dict[str, Any]], partition_key: str | None
+    conn: Connection, latest: dict[str, Encoded], partition_key: str | None
 ) -> UpsertCounts:
     names = (
         "ids", "create_ids", "update_ids", "projects", "created", "modified", "payloads", "hashes",
     )  # fmt: skip
-    rows = [_raw_vima_fields(op_id, op) for op_id, op in latest.items()]
+    rows = [_raw_vima_fields(op_id, *pair) for op_id, pair in latest.items()]
     transposed = zip(*rows, strict=True)  # one tuple per column
     columns = {name: list(values) for name, values in zip(names, transposed, strict=True)}
     payloads = b"[" + b",".join(columns.pop("payloads")) + b"]"

@@ -11,6 +11,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
+
 from hub_core.money import minor_to_major, to_decimal
 from hub_core.timeutil import parse_utc
 from hub_core.types import Direction, MalformedRecord, Source, Status, StatusMap, Transaction
@@ -117,9 +119,11 @@ def _name(person: object) -> str | None:
     return text or None
 
 
-def normalize_operation(op: Mapping[str, Any]) -> Transaction:
+def normalize_operation(op: Mapping[str, Any], raw_json: bytes | None = None) -> Transaction:
     """Turn one Vima operation object into a `Transaction` (id and data hash filled).
 
+    `raw_json`, when given, is `op` already encoded as JSON: `raw_data` takes it as it is
+    (`orjson.Fragment`) instead of a copy of `op`.
     Raises `MalformedRecord` for a missing id, amount, currency, method or creation time,
     or a bad timestamp or number.
     """
@@ -169,5 +173,5 @@ def normalize_operation(op: Mapping[str, Any]) -> Transaction:
         country=id_text(_get(payment, "client", "country")),
         payment_method=id_text(op.get("payment_method_code") or op.get("payment_method_type")),
         payment_product=id_text(op.get("payment_product")),
-        raw_data=dict(op),
+        raw_data=dict(op) if raw_json is None else orjson.Fragment(raw_json),
     ).finalize()

@@ -58,6 +58,18 @@ def test_one_pass_gives_what_a_pass_from_raw_gives(sandbox, clean_db, monkeypatc
     assert _stored(clean_db) == expected
     assert landed.rows.new == len(expected) and normalized.rows.new == len(expected)
     assert _marker(clean_db) is True
+    # raw_data is the JSON the landing encoded once: the provider's payload, as the raw row
+    with clean_db.connect() as conn:
+        raw_data = dict(conn.execute(text("SELECT source_id, raw_data FROM transactions")).all())
+        differing = conn.execute(
+            text(
+                "SELECT count(*) FROM transactions t JOIN raw_vima_operations r "
+                "ON r.operation_id = t.source_id WHERE t.raw_data IS DISTINCT FROM r.payload"
+            )
+        ).scalar()
+    provider = {op["operation_id"]: op for op in sandbox.world.vima_operations()}
+    assert raw_data and {k: provider[k] for k in raw_data} == raw_data
+    assert differing == 0
     again = normalize_partition(clean_db, window)  # from raw: nothing left to write
     assert (again.rows.new, again.rows.updated, again.rows.unchanged) == (0, 0, len(expected))
 

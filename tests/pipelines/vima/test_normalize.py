@@ -7,13 +7,18 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from hub_core.money import currency_exponent
-from hub_core.types import Direction, MalformedRecord, Source, Status
+from hub_core.types import TRANSACTION_FIELDS, Direction, MalformedRecord, Source, Status
 from hub_pipelines.sources.vima.normalize import STATUSES, id_text, normalize_operation
+from hub_pipelines.warehouse.rows import canonical_json
+from hub_pipelines.warehouse.transactions import copy_row
+
+_RAW = TRANSACTION_FIELDS.index("raw_data")
 
 BASE: dict[str, Any] = {
     "operation_id": "100000001",
@@ -95,6 +100,15 @@ def test_every_field_of_a_complete_operation() -> None:
     assert txn.completed_at == datetime(2026, 1, 15, 15, 46, 59, tzinfo=UTC)
     assert txn.raw_data == BASE
     assert txn.id and txn.data_hash
+
+
+def test_raw_data_can_be_the_landed_json_as_it_is() -> None:
+    encoded = canonical_json(BASE)
+    txn = normalize_operation(BASE, raw_json=encoded)
+    assert orjson.dumps(txn.raw_data) == encoded  # written as it is, not encoded again
+    assert orjson.loads(copy_row(txn, datetime(2026, 1, 16, tzinfo=UTC))[_RAW]) == BASE
+    plain = normalize_operation(BASE)
+    assert (txn.id, txn.data_hash) == (plain.id, plain.data_hash)  # the same transaction
 
 
 @pytest.mark.parametrize(
