@@ -38,7 +38,7 @@ class NormalizeReport:
 def normalize_into_transactions(
     engine: Engine,
     records: Iterable[T],
-    normalize: Callable[[T], Transaction],
+    normalize: Callable[[T], Transaction | None],
     statuses: StatusMap,
     batch_size: int = 5000,
     preview_rows: int = 5,
@@ -46,7 +46,8 @@ def normalize_into_transactions(
     """Normalize `records` and upsert them into `transactions` in batches.
 
     A record whose normalizer raises `MalformedRecord` is counted and reported, never failing
-    the rest; statuses unknown to the source's `statuses` are counted by raw value.
+    the rest; one it turns into None is not the run's to write (skipped, not counted);
+    statuses unknown to the source's `statuses` are counted by raw value.
     """
     started = time.monotonic()
     report = NormalizeReport()
@@ -57,6 +58,8 @@ def normalize_into_transactions(
                 txn = normalize(record)
             except MalformedRecord as exc:
                 report.rejected.append(str(exc))
+                continue
+            if txn is None:
                 continue
             report.by_status[txn.status.value] += 1
             if not statuses.is_known(txn.original_status):

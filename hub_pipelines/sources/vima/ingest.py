@@ -18,6 +18,7 @@ landed alone), the run normalizes the partition from the raw table instead.
 
 from __future__ import annotations
 
+import functools
 import queue
 import threading
 import time
@@ -26,7 +27,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from hub_core.types import Source, Transaction
+from hub_core.types import MalformedRecord, Source, Transaction
 from hub_pipelines.ingesting import IngestReport, few_collections
 from hub_pipelines.normalizing import NormalizeReport, normalize_into_transactions
 from hub_pipelines.prefetch import prefetched_batches
@@ -147,11 +148,20 @@ def _normalize(engine: Engine, operations: Iterator[dict[str, Any]]) -> Normaliz
     return normalize_into_transactions(engine, operations, normalize_operation, STATUSES)
 
 
-def _normalize_encoded(landed: Encoded) -> Transaction:
-    """An operation as landed: its `raw_data` is the JSON the landing encoded (not encoded
-    twice)."""
+def _normalize_landed(landed: Encoded, window: PartitionWindow) -> Transaction | None:
+    """An operation as landed, its `raw_data` the JSON the landing encoded (not encoded twice);
+    None when it is not the partition's (an operation of a neighbouring day: the provider's
+    dates are whole UTC days). The window is checked on the parsed creation time, and for a
+    malformed operation as the raw table counts it (`_in_window`), so the outcome is what a
+    pass from raw gives."""
     op, payload = landed
-    return normalize_operation(op, raw_json=payload)
+    try:
+        txn = normalize_operation(op, raw_json=payload)
+    except MalformedRecord:
+        if _in_window(op, window):
+            raise
+        return None
+    return txn if window.start <= txn.created_at < window.end else None
 
 
 def _mark_normalized(engine: Engine, window: PartitionWindow, done: bool) -> None:
@@ -194,12 +204,12 @@ def ingest_and_normalize(
 
     def operations() -> Iterator[Encoded]:
         while (page := pages.get()) is not None:
-            yield from (landed for landed in page if _in_window(landed[0], window))
+            yield from page
 
     def normalize() -> None:
         try:
             outcome["report"] = normalize_into_transactions(
-                engine, operations(), _normalize_encoded, STATUSES
+                engine, operations(), functools.partial(_normalize_landed, window=window), STATUSES
             )
         except BaseException as error:  # handed to the landing thread
             outcome["error"] = error

@@ -52,8 +52,9 @@ def id_text(value: object) -> str | None:
 def _get(mapping: object, *path: str) -> Any:
     current = mapping
     for key in path:
-        # a dict first: an ABC check costs more than the lookup, ~12 lookups per operation
-        if type(current) is not dict and not isinstance(current, Mapping):
+        # a dict first, then an absent object: an ABC check costs more than the lookup, and
+        # there are ~14 lookups per operation
+        if type(current) is not dict and (current is None or not isinstance(current, Mapping)):
             return None
         current = current.get(key)  # type: ignore[union-attr]
     return current

@@ -10,15 +10,18 @@ from dagster import DagsterInstance, materialize
 from sqlalchemy import Engine, text
 
 from hub_core.settings import get_settings
+from hub_core.types import MalformedRecord
 from hub_pipelines.defs.vima.assets import vima_assets
 from hub_pipelines.sources.vima import ingest
 from hub_pipelines.sources.vima.client import VimaClient
 from hub_pipelines.sources.vima.ingest import (
+    _normalize_landed,
     ingest_and_normalize,
     ingest_partition,
     normalize_partition,
 )
 from hub_pipelines.sources.vima.normalize import normalize_operation
+from hub_pipelines.warehouse.rows import canonical_json
 from hub_pipelines.warehouse.transactions import upsert_transactions
 from hub_pipelines.windows import PartitionWindow
 from tests.pipelines.vima.test_assets import (
@@ -89,6 +92,33 @@ def test_one_pass_keeps_to_the_partition_window(sandbox, clean_db) -> None:
     again = normalize_partition(clean_db, window)
     assert (again.rows.new, again.rows.updated) == (0, 0)
     assert again.rows.unchanged == normalized.normalized
+    # the malformed operations reported are the partition's own, as the pass from raw has them
+    assert sorted(normalized.rejected) == sorted(again.rejected)
+
+
+def test_a_landed_operation_is_the_partitions_as_the_raw_table_counts_it() -> None:
+    window = PartitionWindow.for_key(DAY, "UTC")
+    base = {
+        "operation_id": "1",
+        "current_status": "success",
+        "operation_created_at": f"{DAY}T10:00:00Z",
+        "create_params": {
+            "method": "payment.in",
+            "params": {"payment": {"amount": {"value": 100, "currency": "INR"}}},
+        },
+    }
+    outside = {**base, "operation_created_at": "2025-12-31T23:59:59Z"}
+    broken = {**base, "current_status": ""}
+    landed = _normalize_landed((base, canonical_json(base)), window)
+    assert landed is not None and landed.source_id == "1"
+    assert _normalize_landed((outside, canonical_json(outside)), window) is None
+    with pytest.raises(MalformedRecord):  # the partition's own: reported
+        _normalize_landed((broken, canonical_json(broken)), window)
+    broken_outside = {**outside, "current_status": ""}  # another day's: not this run's to report
+    assert _normalize_landed((broken_outside, canonical_json(broken_outside)), window) is None
+    no_time = {**broken, "operation_created_at": None}  # the raw table counts it in every window
+    with pytest.raises(MalformedRecord):
+        _normalize_landed((no_time, canonical_json(no_time)), window)
 
 
 def test_a_stopped_pass_is_caught_up_from_raw(sandbox, clean_db) -> None:
