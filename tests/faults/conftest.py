@@ -19,6 +19,7 @@ from dagster import DagsterInstance
 from dagster._serdes import serialize_value
 from sqlalchemy import Engine, text
 
+from hub_api.dagster_client import DagsterClient
 from hub_core.settings import get_settings
 from hub_core.types import Source
 from hub_pipelines.sources.payshack.normalize import parse_row_time
@@ -146,8 +147,6 @@ mutation($id: String) { stopRunningSchedule(id: $id) {
 def stop_schedules(graphql_url: str) -> list[str]:
     """Stop every schedule of the test instance (they run by default), so that no tick of the
     wall clock launches a sync of today's partition in the middle of a case; their names."""
-    from hub_api.dagster_client import DagsterClient
-
     client = DagsterClient(graphql_url, timeout=30)
     found = client.query(_SCHEDULES)["schedulesOrError"]
     assert found["__typename"] == "Schedules", found
