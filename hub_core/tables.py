@@ -202,7 +202,8 @@ reconciliation_results = Table(
     "reconciliation_results",
     metadata,
     Column("id", BigInteger, primary_key=True, autoincrement=True),
-    Column("recon_date", Date, nullable=False),
+    # the partition key, so also in the primary key (an id alone still names one result)
+    Column("recon_date", Date, primary_key=True),
     Column("run_id", Text, nullable=False),
     Column("match_type", Text, nullable=False),
     Column("match_method", Text),
@@ -240,7 +241,13 @@ reconciliation_results = Table(
         "payshack_txn_id",
         postgresql_where=text("payshack_txn_id IS NOT NULL"),
     ),
+    # one partition per day, swapped in whole by a reconciliation (migration 0005); rows of a
+    # day without one land in RESULTS_DEFAULT_PARTITION
+    postgresql_partition_by="LIST (recon_date)",
 )
+RESULTS_DEFAULT_PARTITION = "reconciliation_results_default"
+"""The DEFAULT partition of `reconciliation_results`: the rows of days that have no partition of
+their own (written before migration 0005, or inserted directly)."""
 
 reconciliation_runs = Table(
     "reconciliation_runs",

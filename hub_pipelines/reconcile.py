@@ -17,10 +17,20 @@ resolutions live in their own table, keyed by the stable `discrepancy_key`.
 
 How, in two statements and no sort of the day: (1) `JOIN_SQL` hash-joins the window's two
 sides on (direction, key) into a temp table, one row per Vima row and its PayShack partner(s),
-plus the PayShack rows without a Vima row, with parallel workers; (2) `RESULTS_SQL` finds the
-repeated keys (a key on more than one joined row), classifies and inserts every result, and
-returns the day's counts from the rows it inserted. Memory is bounded by `work_mem` per hash
-(more spills to temp files), not by the size of the day.
+plus the PayShack rows without a Vima row, with parallel workers; (2) the results statement
+(`results_sql`) finds the repeated keys (a key on more than one joined row), classifies and
+inserts every result, and returns the day's counts from the rows it inserted. Memory is bounded
+by `work_mem` per hash (more spills to temp files), not by the size of the day.
+
+Where the results go: `reconciliation_results` is partitioned by day (migration 0005). A run
+inserts the day's results into a table of its own with no index (an insert into the indexed
+table spent about half its time keeping four b-trees up to date, row by row), builds the
+parent's indexes on it once the rows are in (sorted builds), and swaps it in: the day's rows
+in the DEFAULT partition and the day's previous partition go, the run's table is attached as
+the day's partition. A re-run drops the old day whole instead of deleting a million rows and
+leaving as many dead tuples. The swap needs a moment's exclusive lock on the parent (DROP) or
+on the DEFAULT partition (ATTACH checks it): it waits for readers a short `lock_timeout` at a
+time, so that readers queued behind it are never held long, and tries again.
 
 Every statement of the module is a named file, `hub_pipelines/sql/reconcile_<name>.sql`, read
 once at import: parameters are bound by name (`:name`), enum values included (`ENUM_PARAMS`),
@@ -29,7 +39,9 @@ and the insert's column list comes from `hub_core.tables`.
 
 from __future__ import annotations
 
+import logging
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -43,8 +55,17 @@ from typing import Any
 import psycopg
 from sqlalchemy import Connection, text
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
+from sqlalchemy.exc import OperationalError
+from tenacity import (
+    Retrying,
+    before_sleep_log,
+    retry_if_exception,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
 
-from hub_core.tables import reconciliation_results
+from hub_core.logging import get_logger
+from hub_core.tables import RESULTS_DEFAULT_PARTITION, reconciliation_results
 from hub_core.timeutil import day_bounds
 from hub_core.types import MatchMethod, MatchType, Source
 from hub_pipelines.sources.payshack.normalize import CURRENCY as PAYSHACK_CURRENCY
@@ -67,10 +88,17 @@ RESULT_COLUMNS: tuple[str, ...] = tuple(
 generates), by name on both sides of its `INSERT ... SELECT`."""
 
 
+log = get_logger(__name__)
+
+
+def _source(name: str) -> str:
+    """The text of `hub_pipelines/sql/<name>.sql`."""
+    return resources.files("hub_pipelines").joinpath("sql", f"{name}.sql").read_text("utf-8")
+
+
 def _sql(name: str, **fragments: str) -> str:
     """The statement in `hub_pipelines/sql/<name>.sql`, its `${fragment}`s filled in."""
-    source = resources.files("hub_pipelines").joinpath("sql", f"{name}.sql").read_text("utf-8")
-    return Template(source).substitute(fragments)
+    return Template(_source(name)).substitute(fragments)
 
 
 def _client_bound(sql: str) -> str:
@@ -96,11 +124,15 @@ types one of them as a literal."""
 JOIN_SQL = _client_bound(_sql("reconcile_join"))
 """Join the window's two sides into `recon_join` (a CREATE TABLE AS takes no server-side
 parameters: psycopg binds it on the client)."""
-RESULTS_SQL = _sql("reconcile_results", result_columns=", ".join(RESULT_COLUMNS))
-"""Classify `recon_join`, insert the day's results, return their counts."""
-_RESULTS = text(RESULTS_SQL)
+_RESULTS = Template(
+    Template(_source("reconcile_results")).safe_substitute(result_columns=", ".join(RESULT_COLUMNS))
+)
+_STAGE = Template(_source("reconcile_stage"))
+_ATTACH = Template(_source("reconcile_attach"))
+_DROP_PARTITION = Template(_source("reconcile_drop_partition"))
+_CLEAR_DEFAULT = _sql("reconcile_clear_default", default_partition=RESULTS_DEFAULT_PARTITION)
+_DAY_PARTITION = text(_sql("reconcile_day_partition"))
 _LOCK_DAY = text(_sql("reconcile_lock_day"))
-_DELETE_DAY = text(_sql("reconcile_delete_day"))
 _SET_LOCAL = text(_sql("reconcile_set_local"))
 _DROP_JOIN = text(_sql("reconcile_drop_join"))
 _DAY_COUNTS = text(_sql("reconcile_day_counts"))
@@ -123,6 +155,9 @@ RECON_SETTINGS: dict[str, str] = {
     # With nested loops off the plan's cost looks huge and JIT compiles it: ~2.6 s wasted on
     # a small day, no gain on a big one.
     "jit": "off",
+    # The sort of each index build of the day's partition stays in memory up to this (a
+    # million results' txn ids take ~60 MB); more spills to temp files.
+    "maintenance_work_mem": "128MB",
 }
 """Settings of the reconciliation's transaction (`SET LOCAL`: they end with it)."""
 
@@ -162,6 +197,39 @@ class ReconSummary:
         return self.counts.get("matched", 0) / self.total if self.total else 1.0
 
 
+SWAP_LOCK_TIMEOUT = "500ms"
+"""How long one attempt of the swap waits for readers of the results before it lets the readers
+queued behind it through and tries again."""
+SWAP_PATIENCE_S = 900.0
+"""How long a run keeps trying to swap its day in before it fails (a reader holding the results
+that long: an export of many days over a slow link)."""
+
+
+def results_sql(target: str) -> str:
+    """The results statement, inserting into `target` (a quoted table name)."""
+    return _RESULTS.substitute(target=target)
+
+
+def partition_index_statements(table: str) -> list[str]:
+    """The DDL that gives `table` (a quoted name) the indexes of `reconciliation_results`, as
+    `hub_core.tables` declares them: its primary key, then every index, each named by PostgreSQL.
+    ATTACH finds them equivalent to the parent's and attaches them instead of building others."""
+    key = ", ".join(column.name for column in reconciliation_results.primary_key.columns)
+    statements = [f"ALTER TABLE {table} ADD PRIMARY KEY ({key})"]
+    for index in sorted(reconciliation_results.indexes, key=lambda i: str(i.name)):
+        columns = ", ".join(column.name for column in index.columns)
+        where = index.dialect_options["postgresql"]["where"]
+        suffix = f" WHERE {where}" if where is not None else ""
+        statements.append(f"CREATE INDEX ON {table} ({columns}){suffix}")
+    return statements
+
+
+def staging_table(day: date) -> str:
+    """A fresh name for the table a run of `day` writes into (the day's partition once
+    attached): `reconciliation_results_<yyyymmdd>_<8 hex>`."""
+    return f"reconciliation_results_{day:%Y%m%d}_{uuid.uuid4().hex[:8]}"
+
+
 def reconcile_day(conn: Connection, day: date, run_id: str, params: ReconParams) -> ReconSummary:
     """Replace the results of `day` with a fresh reconciliation, in the caller's transaction."""
     started = time.monotonic()
@@ -169,8 +237,6 @@ def reconcile_day(conn: Connection, day: date, run_id: str, params: ReconParams)
     margin = timedelta(hours=params.margin_hours)
     steps: dict[str, float] = {}
     conn.execute(_LOCK_DAY, {"lock": _day_lock(day)})
-    with _timed(steps, "delete"):
-        conn.execute(_DELETE_DAY, {"recon_date": day})
     for setting, value in RECON_SETTINGS.items():
         conn.execute(_SET_LOCAL, {"name": setting, "value": value})
     params_ = {
@@ -192,14 +258,53 @@ def reconcile_day(conn: Connection, day: date, run_id: str, params: ReconParams)
     conn.execute(_DROP_JOIN)
     with _timed(steps, "join"):
         _execute_client_bound(conn, JOIN_SQL, params_)
+    staging = conn.dialect.identifier_preparer.quote(staging_table(day))
+    _execute_client_bound(conn, _client_bound(_STAGE.substitute(staging=staging)), params_)
     with _timed(steps, "results"):
-        counted = conn.execute(_RESULTS, params_).all()
+        counted = conn.execute(text(results_sql(staging)), params_).all()
     conn.execute(_DROP_JOIN)
+    with _timed(steps, "indexes"):
+        for statement in partition_index_statements(staging):
+            conn.execute(text(statement))
+    with _timed(steps, "swap"):
+        swap_in(conn, day, staging)
     summary = ReconSummary(recon_date=day, run_id=run_id, step_seconds=steps)
     _add_counts(summary, counted)
     summary.largest_breaks = largest_breaks(conn, day)
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def swap_in(conn: Connection, day: date, staging: str) -> None:
+    """Make `staging` (a quoted name) the day's partition of `reconciliation_results`: the
+    day's rows in the DEFAULT partition and its previous partition go first. Each attempt waits
+    at most `SWAP_LOCK_TIMEOUT` for readers, in a savepoint; attempts go on for
+    `SWAP_PATIENCE_S`."""
+    attach = _client_bound(_ATTACH.substitute(staging=staging))
+    patience = conn.execute(text("SELECT current_setting('lock_timeout')")).scalar_one()
+    retrying = Retrying(
+        retry=retry_if_exception(_lock_not_available),
+        wait=wait_exponential_jitter(multiplier=0.2, max=5, jitter=0.2),
+        stop=stop_after_delay(SWAP_PATIENCE_S),
+        before_sleep=before_sleep_log(log, logging.WARNING),  # type: ignore[arg-type]
+        reraise=True,
+    )
+    for attempt in retrying:
+        with attempt, conn.begin_nested():
+            conn.execute(_SET_LOCAL, {"name": "lock_timeout", "value": SWAP_LOCK_TIMEOUT})
+            conn.execute(text(_CLEAR_DEFAULT), {"recon_date": day})
+            previous = conn.execute(_DAY_PARTITION, {"recon_date": day}).scalar()
+            if previous is not None:
+                conn.execute(text(_DROP_PARTITION.substitute(partition=previous)))
+            _execute_client_bound(conn, attach, {"recon_date": day})
+    conn.execute(_SET_LOCAL, {"name": "lock_timeout", "value": patience})
+
+
+def _lock_not_available(error: BaseException) -> bool:
+    """Whether `error` is PostgreSQL giving up on a lock after `lock_timeout`."""
+    return isinstance(error, OperationalError) and isinstance(
+        error.orig, psycopg.errors.LockNotAvailable
+    )
 
 
 @contextmanager

@@ -1,6 +1,6 @@
 -- The day's results from `recon_join`: finds the repeated keys, pairs by key then by the
--- fallback, classifies every pair and orphan, inserts the day's results into
--- `reconciliation_results` and returns their counts and amounts by type and method.
+-- fallback, classifies every pair and orphan, inserts the day's results into the run's table
+-- (the day's partition to be) and returns their counts and amounts by type and method.
 -- Types, methods and sources are bound parameters named after their enums' members
 -- (`type_matched`, `method_exact`, `source_vima`...); the insert's column list is filled in
 -- from `hub_core.tables` when the statement is loaded.
@@ -140,7 +140,7 @@ WITH dup_keys AS MATERIALIZED (
     FROM results
     WHERE anchor >= :day_start AND anchor < :day_end
 ), inserted AS (
-    INSERT INTO reconciliation_results (${result_columns})
+    INSERT INTO ${target} (${result_columns})
     SELECT ${result_columns} FROM day_results
     RETURNING match_type, match_method, coalesce(vima_amount, payshack_amount) AS amount
 )

@@ -72,6 +72,57 @@ def test_upgrade_creates_every_table_and_downgrade_removes_them(fresh_url: str) 
         engine.dispose()
 
 
+def _results_rows(engine: Engine) -> list[tuple]:
+    with engine.connect() as conn:
+        return conn.execute(
+            text(
+                "SELECT id, recon_date::text, discrepancy_key "
+                "FROM reconciliation_results ORDER BY id"
+            )
+        ).all()
+
+
+def _relkind(engine: Engine, name: str) -> str | None:
+    with engine.connect() as conn:
+        return conn.execute(
+            text("SELECT relkind::text FROM pg_class WHERE relname = :n"), {"n": name}
+        ).scalar()
+
+
+def test_results_become_partitioned_by_day_and_back_keeping_every_row(fresh_url: str) -> None:
+    migrate.upgrade(fresh_url, "0004")
+    engine = create_engine(fresh_url)
+    insert_result = text(
+        "INSERT INTO reconciliation_results (recon_date, run_id, match_type, discrepancy_key) "
+        "VALUES (:d, 'r', 'missing_vima', :k)"
+    )
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                insert_result, [{"d": "2026-03-10", "k": "p:1"}, {"d": "2026-03-11", "k": "p:2"}]
+            )
+        kept = _results_rows(engine)
+
+        migrate.upgrade(fresh_url)
+        assert _relkind(engine, "reconciliation_results") == "p"
+        assert _relkind(engine, "reconciliation_results_default") == "r"
+        assert _results_rows(engine) == kept  # the rows and their ids, in the DEFAULT partition
+        with engine.begin() as conn:
+            conn.execute(insert_result, {"d": "2026-03-12", "k": "p:3"})  # the same sequence
+        after = _results_rows(engine)
+        assert [row[0] for row in after] == [kept[0][0], kept[1][0], kept[1][0] + 1]
+
+        migrate.downgrade(fresh_url, "0004")
+        assert _relkind(engine, "reconciliation_results") == "r"
+        assert _relkind(engine, "reconciliation_results_default") is None
+        assert _results_rows(engine) == after
+        with engine.begin() as conn:
+            conn.execute(insert_result, {"d": "2026-03-13", "k": "p:4"})
+        assert _results_rows(engine)[-1][0] == after[-1][0] + 1
+    finally:
+        engine.dispose()
+
+
 def test_months_between_spans_year_boundaries() -> None:
     months = db.months_between(date(2025, 11, 15), date(2026, 2, 1))
     assert months == [date(2025, 11, 1), date(2025, 12, 1), date(2026, 1, 1), date(2026, 2, 1)]
@@ -161,10 +212,13 @@ def test_migrations_match_the_table_definitions(engine) -> None:
     from alembic.migration import MigrationContext
 
     def on_a_partition(change: tuple) -> bool:
-        # monthly partitions (and their indexes) are created at run time, not in the metadata
+        # monthly partitions of transactions and daily ones of the results (and their indexes)
+        # are created at run time, not in the metadata
         obj = change[1]
         table = obj if change[0].endswith("_table") else getattr(obj, "table", None)
-        return str(getattr(table, "name", "")).startswith("transactions_y")
+        return str(getattr(table, "name", "")).startswith(
+            ("transactions_y", "reconciliation_results_")
+        )
 
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, select
 from hub_core.tables import reconciliation_results
 from hub_core.types import Direction, MatchMethod, MatchType, Source, Status
 from hub_pipelines import reconcile
-from hub_pipelines.reconcile import RESULT_COLUMNS, RESULT_CURRENCY, RESULTS_SQL, reconcile_day
+from hub_pipelines.reconcile import RESULT_COLUMNS, RESULT_CURRENCY, reconcile_day, results_sql
 from hub_pipelines.sources.payshack.normalize import CURRENCY as PAYSHACK_CURRENCY
 from tests.pipelines.recon.test_reconcile_cases import DAY, PARAMS, _insert, _p, _v
 
@@ -41,9 +41,10 @@ def test_results_are_inserted_by_column_name() -> None:
     generated = {"id", "created_at"}
     assert set(RESULT_COLUMNS) == {c.name for c in reconciliation_results.columns} - generated
     listed = ", ".join(RESULT_COLUMNS)
-    assert f"INSERT INTO reconciliation_results ({listed})" in RESULTS_SQL
-    assert f"SELECT {listed} FROM day_results" in RESULTS_SQL
-    assert "$" not in RESULTS_SQL  # every template fragment filled
+    sql = results_sql('"reconciliation_results_20260310_0123abcd"')
+    assert f'INSERT INTO "reconciliation_results_20260310_0123abcd" ({listed})' in sql
+    assert f"SELECT {listed} FROM day_results" in sql
+    assert "$" not in sql  # every template fragment filled
 
 
 def test_statement_files_ship_in_the_wheel() -> None:

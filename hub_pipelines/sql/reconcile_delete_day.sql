@@ -1,1 +1,0 @@
-DELETE FROM reconciliation_results WHERE recon_date = :recon_date
