@@ -389,6 +389,23 @@ def _set_all(conn: Any, settings: dict[str, str]) -> None:
         conn.execute(text(f"SELECT set_config('{name}', :v, false)"), {"v": value})
 
 
+RESULTS_DIGEST_SQL = """
+SELECT md5(string_agg(concat_ws('|', match_type, match_method, discrepancy_key, project, direction,
+       client_operation_id, order_id, vima_txn_id, payshack_txn_id, vima_amount, payshack_amount,
+       amount_diff, vima_status, payshack_status, currency, details::text), ',' ORDER BY
+       discrepancy_key))
+FROM reconciliation_results WHERE recon_date = :d
+"""
+"""Every stored result of the day but its id, run and time, in one md5: equal digests, identical
+results (every pair, every break, every detail), whatever the code that wrote them."""
+
+
+def _results_digest() -> Any:
+    from sqlalchemy import text
+
+    return text(RESULTS_DIGEST_SQL)
+
+
 def run_hub(settings: dict[str, str], timeout_s: float, rerun: bool = False) -> dict[str, Any]:
     """Time `reconcile_day` on the generated day; memory of this process and of its backend.
 
@@ -443,6 +460,7 @@ def run_hub(settings: dict[str, str], timeout_s: float, rerun: bool = False) -> 
         stored = observer.execute(
             text("SELECT count(*) FROM reconciliation_results WHERE recon_date = :d"), {"d": DAY}
         ).scalar_one()
+        digest = observer.execute(_results_digest(), {"d": DAY}).scalar_one()
     engine.dispose()
     result: dict[str, Any] = {
         "settings": settings,
@@ -453,6 +471,7 @@ def run_hub(settings: dict[str, str], timeout_s: float, rerun: bool = False) -> 
         "timeout_s": timeout_s,
         "seconds": round(seconds, 2),
         "results": int(stored),
+        "results_digest": digest,
         "work_mem_effective": work_mem,
         "backend": {
             "pid": pid,
