@@ -201,7 +201,9 @@ def get_transaction(
     row = queries.get_transaction(conn, transaction_id)
     if row is None:
         raise APIError(404, f"no transaction with id {transaction_id!r}")
-    results = recon_queries.results_of(conn, row["source"], row["source_id"])
+    results = recon_queries.results_of(
+        conn, row["source"], row["source_id"], created_at=row["created_at"]
+    )
     detail = TransactionDetail.model_validate(
         {
             **row,

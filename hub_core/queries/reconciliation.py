@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, func, select
@@ -139,11 +139,26 @@ def resolve(
     upsert(conn, discrepancy_resolutions, values, ("discrepancy_key",))
 
 
-def results_of(conn: Connection, source: str, source_id: str) -> list[dict[str, Any]]:
-    """The results naming a transaction (by its provider id), newest day first, as items."""
+RESULT_REACH_DAYS = 7
+"""How far from a transaction's creation (UTC date) a result naming it can be dated: a day's
+reconciliation reads its day widened by the margin (at most 48 h, the setting's bound) in the
+reconciliation's time zone (at most 14 h from UTC); a week covers both with room. Bounding the
+lookup by it lets PostgreSQL read ~15 day partitions of the results instead of all of them."""
+
+
+def results_of(
+    conn: Connection, source: str, source_id: str, created_at: datetime | None = None
+) -> list[dict[str, Any]]:
+    """The results naming a transaction (by its provider id), newest day first, as items;
+    only those dated within `RESULT_REACH_DAYS` of `created_at` when it is given."""
     r = reconciliation_results.c
     column = r.vima_txn_id if source == Source.VIMA else r.payshack_txn_id
-    query = _with_resolution().where(column == source_id).order_by(r.recon_date.desc(), r.id.desc())
+    query = _with_resolution().where(column == source_id)
+    if created_at is not None:
+        reach = timedelta(days=RESULT_REACH_DAYS)
+        day = created_at.astimezone(UTC).date()
+        query = query.where(r.recon_date.between(day - reach, day + reach))
+    query = query.order_by(r.recon_date.desc(), r.id.desc())
     return [result_item(dict(row)) for row in conn.execute(query).mappings()]
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, func, insert, select
 from hub_api.main import API_PREFIX
 from hub_core.queries import transactions as queries
 from hub_core.queries.filters import TransactionFilters
+from hub_core.queries.reconciliation import RESULT_REACH_DAYS
 from hub_core.tables import reconciliation_results, transactions
 from hub_core.types import Direction, Source, Status, Transaction
 from tests.api.conftest import READER, make_txn
@@ -230,6 +231,32 @@ def test_detail_has_raw_data_and_its_reconciliation(
     assert len(body["reconciliation_results"]) == 1
     unreconciled = api.get(f"{URL}/{world[1].id}", headers=READER).json()["data"]
     assert unreconciled["reconciliation"] is None
+
+
+def test_detail_reads_results_dated_near_the_transaction_only(
+    api: TestClient, world: list[Transaction], engine: Engine
+) -> None:
+    """A result names a transaction of its day's window (the day widened by the margin): the
+    detail looks within `RESULT_REACH_DAYS` of its creation, so that only those days'
+    partitions of the results are read."""
+    payshack = next(t for t in world if t.source == "payshack")
+    created = payshack.created_at.date()
+    row = {
+        "run_id": "run-1",
+        "match_type": "missing_vima",
+        "discrepancy_key": f"p:{payshack.source_id}",
+        "payshack_txn_id": payshack.source_id,
+    }
+    near = created + timedelta(days=RESULT_REACH_DAYS)
+    far = created + timedelta(days=RESULT_REACH_DAYS + 1)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(reconciliation_results),
+            [{**row, "recon_date": near}, {**row, "recon_date": far}],
+        )
+    body = api.get(f"{URL}/{payshack.id}", headers=READER).json()["data"]
+    assert [r["recon_date"] for r in body["reconciliation_results"]] == [near.isoformat()]
+    assert body["reconciliation"]["discrepancy_type"] == "missing_vima"
 
 
 @pytest.mark.parametrize("ident", ["00000000-0000-0000-0000-000000000000", "not-an-id", "1"])

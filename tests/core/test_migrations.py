@@ -106,7 +106,22 @@ def test_results_become_partitioned_by_day_and_back_keeping_every_row(fresh_url:
         migrate.upgrade(fresh_url)
         assert _relkind(engine, "reconciliation_results") == "p"
         assert _relkind(engine, "reconciliation_results_default") == "r"
-        assert _results_rows(engine) == kept  # the rows and their ids, in the DEFAULT partition
+        assert _results_rows(engine) == kept  # the rows and their ids
+        with engine.connect() as conn:
+            where = conn.execute(
+                text(
+                    "SELECT tableoid::regclass::text, recon_date::text FROM reconciliation_results"
+                )
+            ).all()
+            default_rows = conn.execute(
+                text("SELECT count(*) FROM reconciliation_results_default")
+            ).scalar_one()
+        # each stored day in a partition of its own; the DEFAULT one starts empty
+        assert sorted(where) == [
+            ("reconciliation_results_20260310_0005", "2026-03-10"),
+            ("reconciliation_results_20260311_0005", "2026-03-11"),
+        ]
+        assert default_rows == 0
         with engine.begin() as conn:
             conn.execute(insert_result, {"d": "2026-03-12", "k": "p:3"})  # the same sequence
         after = _results_rows(engine)

@@ -9,9 +9,10 @@ as many dead tuples behind (`hub_pipelines.reconcile`).
 - The parent is `PARTITION BY LIST (recon_date)`; its primary key becomes `(id, recon_date)`
   (a partitioned table's unique keys include the partition key). Ids keep coming from the same
   sequence, so an id still names one result.
-- The existing rows become the DEFAULT partition, `reconciliation_results_default`, which also
-  takes any row written for a day without a partition of its own (a direct insert); a
-  reconciliation of such a day deletes that day's rows from it before attaching its own.
+- Every stored day gets a partition of its own (`reconciliation_results_<yyyymmdd>_0005`), ids
+  kept. The DEFAULT partition, `reconciliation_results_default`, starts empty and takes only
+  rows written for a day without a partition (a direct insert); a reconciliation of such a day
+  deletes that day's rows from it before attaching its own.
 
 Revision ID: 0005
 Revises: 0004
@@ -27,8 +28,6 @@ down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-PARENT = "ix_reconciliation_results"
-DEFAULT = "reconciliation_results_default"
 _INDEXES = (
     ("ix_reconciliation_results_recon_date_match_type", "(recon_date, match_type)"),
     ("ix_reconciliation_results_vima_txn_id", "(vima_txn_id) WHERE vima_txn_id IS NOT NULL"),
@@ -40,28 +39,41 @@ _INDEXES = (
 
 
 def upgrade() -> None:
-    op.execute("ALTER TABLE reconciliation_results RENAME TO reconciliation_results_default")
-    op.execute(
-        "ALTER TABLE reconciliation_results_default DROP CONSTRAINT pk_reconciliation_results"
-    )
+    op.execute("ALTER TABLE reconciliation_results RENAME TO reconciliation_results_plain")
+    op.execute("ALTER TABLE reconciliation_results_plain DROP CONSTRAINT pk_reconciliation_results")
     for name, _ in _INDEXES:
-        op.execute(f"ALTER INDEX {name} RENAME TO {name.replace(PARENT, DEFAULT, 1)}")
+        op.execute(f"DROP INDEX {name}")
     op.execute(
-        "CREATE TABLE reconciliation_results (LIKE reconciliation_results_default "
+        "CREATE TABLE reconciliation_results (LIKE reconciliation_results_plain "
         "INCLUDING DEFAULTS INCLUDING CONSTRAINTS) PARTITION BY LIST (recon_date)"
     )
     op.execute("ALTER SEQUENCE reconciliation_results_id_seq OWNED BY reconciliation_results.id")
-    op.execute("ALTER TABLE reconciliation_results_default ALTER COLUMN id DROP DEFAULT")
     op.execute(
         "ALTER TABLE reconciliation_results "
         "ADD CONSTRAINT pk_reconciliation_results PRIMARY KEY (id, recon_date)"
     )
     for name, definition in _INDEXES:
         op.execute(f"CREATE INDEX {name} ON reconciliation_results {definition}")
-    # the renamed indexes are attached to the parent's; the primary key is built
     op.execute(
-        "ALTER TABLE reconciliation_results ATTACH PARTITION reconciliation_results_default DEFAULT"
+        "CREATE TABLE reconciliation_results_default PARTITION OF reconciliation_results DEFAULT"
     )
+    # Every stored day gets its partition, so that the DEFAULT one starts empty: an ATTACH scans
+    # it whole, under a lock that holds readers of the results back.
+    op.execute(
+        """
+        DO $$
+        DECLARE day date;
+        BEGIN
+            FOR day IN SELECT DISTINCT recon_date FROM reconciliation_results_plain LOOP
+                EXECUTE format(
+                    'CREATE TABLE %I PARTITION OF reconciliation_results FOR VALUES IN (%L)',
+                    'reconciliation_results_' || to_char(day, 'YYYYMMDD') || '_0005', day);
+            END LOOP;
+        END $$
+        """
+    )
+    op.execute("INSERT INTO reconciliation_results SELECT * FROM reconciliation_results_plain")
+    op.execute("DROP TABLE reconciliation_results_plain")
 
 
 def downgrade() -> None:
