@@ -130,10 +130,11 @@ _RESULTS = Template(
 _STAGE = Template(_source("reconcile_stage"))
 _ATTACH = Template(_source("reconcile_attach"))
 _DROP_PARTITION = Template(_source("reconcile_drop_partition"))
-_CLEAR_DEFAULT = _sql("reconcile_clear_default", default_partition=RESULTS_DEFAULT_PARTITION)
+_CLEAR_DEFAULT = text(_sql("reconcile_clear_default", default_partition=RESULTS_DEFAULT_PARTITION))
 _DAY_PARTITION = text(_sql("reconcile_day_partition"))
 _LOCK_DAY = text(_sql("reconcile_lock_day"))
 _SET_LOCAL = text(_sql("reconcile_set_local"))
+_GET_SETTING = text(_sql("reconcile_get_setting"))
 _DROP_JOIN = text(_sql("reconcile_drop_join"))
 _DAY_COUNTS = text(_sql("reconcile_day_counts"))
 _LARGEST_BREAKS = text(_sql("reconcile_largest_breaks"))
@@ -281,7 +282,7 @@ def swap_in(conn: Connection, day: date, staging: str) -> None:
     at most `SWAP_LOCK_TIMEOUT` for readers, in a savepoint; attempts go on for
     `SWAP_PATIENCE_S`."""
     attach = _client_bound(_ATTACH.substitute(staging=staging))
-    patience = conn.execute(text("SELECT current_setting('lock_timeout')")).scalar_one()
+    callers_timeout = conn.execute(_GET_SETTING, {"name": "lock_timeout"}).scalar_one()
     retrying = Retrying(
         retry=retry_if_exception(_lock_not_available),
         wait=wait_exponential_jitter(multiplier=0.2, max=5, jitter=0.2),
@@ -292,12 +293,12 @@ def swap_in(conn: Connection, day: date, staging: str) -> None:
     for attempt in retrying:
         with attempt, conn.begin_nested():
             conn.execute(_SET_LOCAL, {"name": "lock_timeout", "value": SWAP_LOCK_TIMEOUT})
-            conn.execute(text(_CLEAR_DEFAULT), {"recon_date": day})
+            conn.execute(_CLEAR_DEFAULT, {"recon_date": day})
             previous = conn.execute(_DAY_PARTITION, {"recon_date": day}).scalar()
             if previous is not None:
                 conn.execute(text(_DROP_PARTITION.substitute(partition=previous)))
             _execute_client_bound(conn, attach, {"recon_date": day})
-    conn.execute(_SET_LOCAL, {"name": "lock_timeout", "value": patience})
+    conn.execute(_SET_LOCAL, {"name": "lock_timeout", "value": callers_timeout})
 
 
 def _lock_not_available(error: BaseException) -> bool:

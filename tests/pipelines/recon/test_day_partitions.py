@@ -174,3 +174,10 @@ def test_staging_names_are_fresh_and_of_the_day() -> None:
     first, second = staging_table(DAY), staging_table(DAY)
     assert first != second
     assert first.startswith("reconciliation_results_20260520_") and len(first) <= 63
+
+
+def test_the_callers_lock_timeout_is_kept(world: Engine) -> None:
+    with world.begin() as conn:
+        conn.execute(text("SET LOCAL lock_timeout = '7s'"))
+        reconcile_day(conn, DAY, "r1", PARAMS)
+        assert conn.execute(text("SHOW lock_timeout")).scalar_one() == "7s"
