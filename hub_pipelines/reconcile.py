@@ -19,8 +19,10 @@ How, in two statements and no sort of the day: (1) `JOIN_SQL` hash-joins the win
 sides on (direction, key) into a temp table, one row per Vima row and its PayShack partner(s),
 plus the PayShack rows without a Vima row, with parallel workers; (2) the results statement
 (`results_sql`) finds the repeated keys (a key on more than one joined row), classifies and
-inserts every result, and returns the day's counts from the rows it inserted. Memory is bounded
-by `work_mem` per hash (more spills to temp files), not by the size of the day.
+inserts every result; the day's counts are then read back from what was stored (the same
+statement as `summarize_day`'s, a parallel scan of the day's partition: cheaper than counting
+the insert's RETURNING rows). Memory is bounded by `work_mem` per hash (more spills to temp
+files), not by the size of the day.
 
 Where the results go: `reconciliation_results` is partitioned by day (migration 0005). A run
 inserts the day's results into a table of its own with no index (an insert into the indexed
@@ -262,16 +264,16 @@ def reconcile_day(conn: Connection, day: date, run_id: str, params: ReconParams)
     staging = conn.dialect.identifier_preparer.quote(staging_table(day))
     _execute_client_bound(conn, _client_bound(_STAGE.substitute(staging=staging)), params_)
     with _timed(steps, "results"):
-        counted = conn.execute(text(results_sql(staging)), params_).all()
+        conn.execute(text(results_sql(staging)), params_)
     conn.execute(_DROP_JOIN)
     with _timed(steps, "indexes"):
         for statement in partition_index_statements(staging):
             conn.execute(text(statement))
     with _timed(steps, "swap"):
         swap_in(conn, day, staging)
-    summary = ReconSummary(recon_date=day, run_id=run_id, step_seconds=steps)
-    _add_counts(summary, counted)
-    summary.largest_breaks = largest_breaks(conn, day)
+    with _timed(steps, "count"):
+        summary = summarize_day(conn, day, run_id)
+    summary.step_seconds = steps
     summary.seconds = time.monotonic() - started
     return summary
 

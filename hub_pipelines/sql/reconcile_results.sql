@@ -1,6 +1,6 @@
 -- The day's results from `recon_join`: finds the repeated keys, pairs by key then by the
 -- fallback, classifies every pair and orphan, inserts the day's results into the run's table
--- (the day's partition to be) and returns their counts and amounts by type and method.
+-- (the day's partition to be). The counts are read back from it once it is attached.
 -- Types, methods and sources are bound parameters named after their enums' members
 -- (`type_matched`, `method_exact`, `source_vima`...); the insert's column list is filled in
 -- from `hub_core.tables` when the statement is loaded.
@@ -139,13 +139,6 @@ WITH dup_keys AS MATERIALIZED (
     SELECT :recon_date AS recon_date, :run_id AS run_id, :currency AS currency, results.*
     FROM results
     WHERE anchor >= :day_start AND anchor < :day_end
-), inserted AS (
-    INSERT INTO ${target} (${result_columns})
-    SELECT ${result_columns} FROM day_results
-    RETURNING match_type, match_method, coalesce(vima_amount, payshack_amount) AS amount
 )
--- the day's counts and amounts, from what was just written (no second read of the table)
-SELECT match_type, coalesce(match_method, :no_method) AS method, count(*) AS results,
-       coalesce(sum(amount), 0) AS amount
-FROM inserted
-GROUP BY match_type, match_method
+INSERT INTO ${target} (${result_columns})
+SELECT ${result_columns} FROM day_results
