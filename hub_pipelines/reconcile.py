@@ -135,6 +135,10 @@ _DROP_PARTITION = Template(_source("reconcile_drop_partition"))
 _CLEAR_DEFAULT = text(_sql("reconcile_clear_default", default_partition=RESULTS_DEFAULT_PARTITION))
 _DAY_PARTITION = text(_sql("reconcile_day_partition"))
 _LOCK_DAY = text(_sql("reconcile_lock_day"))
+_LOCK_RESULTS = text(_sql("reconcile_lock_results"))
+RESULTS_LOCK = 0x7A4B_FFFF_FFFF
+"""The advisory lock a run holds from its results to its commit (`reconcile_lock_results.sql`);
+apart from every day's own lock (`0x7A4B_0000_0000` + the day's ordinal)."""
 _SET_LOCAL = text(_sql("reconcile_set_local"))
 _GET_SETTING = text(_sql("reconcile_get_setting"))
 _DROP_JOIN = text(_sql("reconcile_drop_join"))
@@ -261,6 +265,7 @@ def reconcile_day(conn: Connection, day: date, run_id: str, params: ReconParams)
     conn.execute(_DROP_JOIN)
     with _timed(steps, "join"):
         _execute_client_bound(conn, JOIN_SQL, params_)
+    conn.execute(_LOCK_RESULTS, {"lock": RESULTS_LOCK})
     staging = conn.dialect.identifier_preparer.quote(staging_table(day))
     _execute_client_bound(conn, _client_bound(_STAGE.substitute(staging=staging)), params_)
     with _timed(steps, "results"):

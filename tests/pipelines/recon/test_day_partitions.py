@@ -4,9 +4,10 @@ and readers are waited for (briefly, again and again), never cut off or shown ha
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -181,3 +182,50 @@ def test_the_callers_lock_timeout_is_kept(world: Engine) -> None:
         conn.execute(text("SET LOCAL lock_timeout = '7s'"))
         reconcile_day(conn, DAY, "r1", PARAMS)
         assert conn.execute(text("SHOW lock_timeout")).scalar_one() == "7s"
+
+
+def test_reruns_of_two_days_at_once_both_land(
+    world: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each run's table is made LIKE the results (a share lock until it commits) and a re-run's
+    DROP needs the results alone: two runs past their tables at once wait on each other
+    (PostgreSQL reports a deadlock and one run fails). Here both are held where the index
+    builds start, as long as the other can join them there: without the results lock both get
+    there, with it the second waits before its table."""
+    next_day = DAY + timedelta(days=1)
+    _reconcile(world, "r1")
+    with world.begin() as conn:
+        reconcile_day(conn, next_day, "r1", PARAMS)
+    monkeypatch.setattr(reconcile, "SWAP_PATIENCE_S", 5.0)
+    meet = threading.Barrier(2)
+    build = reconcile.partition_index_statements
+
+    def held_then_built(table: str) -> list[str]:
+        # broken when the other run waits before its table: the runs go one after the other
+        with contextlib.suppress(threading.BrokenBarrierError):
+            meet.wait(timeout=3)
+        return build(table)
+
+    monkeypatch.setattr(reconcile, "partition_index_statements", held_then_built)
+    errors: list[BaseException] = []
+
+    def rerun(day: date) -> None:
+        try:
+            with world.begin() as conn:
+                reconcile_day(conn, day, "r2", PARAMS)
+        except BaseException as error:  # handed to the test thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=rerun, args=(d,)) for d in (DAY, next_day)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert _results(world) == EXPECTED
+    with world.connect() as conn:
+        runs = set(
+            conn.execute(text("SELECT DISTINCT run_id FROM reconciliation_results")).scalars()
+        )
+    assert runs == {"r2"}
+    assert len(_day_tables(world)) == 2
