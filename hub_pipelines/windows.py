@@ -28,6 +28,10 @@ class PartitionWindow:
         `partition_time_window`), kept in UTC."""
         return cls(key=key, start=start.astimezone(UTC), end=end.astimezone(UTC))
 
+    def contains(self, moment: datetime) -> bool:
+        """Whether `moment` falls in [start, end)."""
+        return self.start <= moment < self.end
+
     def provider_dates(self) -> tuple[date, date]:
         """The first and last UTC calendar dates the window touches."""
         return self.start.date(), (self.end - timedelta(microseconds=1)).date()

@@ -161,7 +161,7 @@ def _normalize_landed(landed: Encoded, window: PartitionWindow) -> Transaction |
         if _in_window(op, window):
             raise
         return None
-    return txn if window.start <= txn.created_at < window.end else None
+    return txn if window.contains(txn.created_at) else None
 
 
 def _mark_normalized(engine: Engine, window: PartitionWindow, done: bool) -> None:
@@ -183,7 +183,7 @@ def _all_normalized(engine: Engine, window: PartitionWindow) -> bool:
 def _in_window(op: dict[str, Any], window: PartitionWindow) -> bool:
     """Whether the raw table would count `op` in the partition (see `raw_payloads`)."""
     created = optional_time(op.get("operation_created_at"))
-    return created is None or window.start <= created < window.end
+    return created is None or window.contains(created)
 
 
 @few_collections()
