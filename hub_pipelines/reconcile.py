@@ -259,7 +259,6 @@ def reconcile_day(conn: Connection, day: date, run_id: str, params: ReconParams)
         "recon_date": day,
         "run_id": run_id,
         "currency": RESULT_CURRENCY,
-        "no_method": NO_METHOD,
     }
     # A second reconciliation in the same transaction (tests, a retried op) starts afresh.
     conn.execute(_DROP_JOIN)
