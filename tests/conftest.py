@@ -89,6 +89,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def partitions_of(engine: Engine, parent: str) -> dict[str, str]:
+    """Every partition of the table `parent`, by name, with its bound as PostgreSQL prints it."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i "
+                "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = CAST(:p AS regclass)"
+            ),
+            {"p": parent},
+        ).all()
+    return dict(rows)
+
+
 def wait_for(check: Any, timeout: float, what: str, every: float = 0.5) -> Any:
     """Poll `check` until it returns something truthy; fail naming `what` after `timeout` s."""
     deadline = time.monotonic() + timeout

@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from hub_core import db, migrate
 from hub_core.settings import get_settings
 from hub_core.tables import metadata
-from tests.conftest import ROOT, drop_database
+from tests.conftest import ROOT, drop_database, partitions_of
 
 
 @pytest.fixture
@@ -34,15 +34,7 @@ def fresh_url(database_url: str) -> str:
 
 
 def _partitions(engine: Engine) -> set[str]:
-    with engine.connect() as conn:
-        return set(
-            conn.execute(
-                text(
-                    "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-                    "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'transactions'"
-                )
-            ).scalars()
-        )
+    return set(partitions_of(engine, "transactions"))
 
 
 def test_upgrade_creates_every_table_and_downgrade_removes_them(fresh_url: str) -> None:

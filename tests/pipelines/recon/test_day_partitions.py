@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 from hub_core.tables import RESULTS_DEFAULT_PARTITION, reconciliation_results
 from hub_pipelines import reconcile
 from hub_pipelines.reconcile import partition_index_statements, reconcile_day, staging_table
+from tests.conftest import partitions_of
 from tests.pipelines.recon.test_reconcile_cases import DAY, PARAMS, _insert, _p, _results, _v
 
 WORLD = [
@@ -29,19 +30,6 @@ EXPECTED = {
     ("discrepancy_amount", "exact", "v2", "p2", None, None): 1,
     ("missing_payshack", None, "v3", None, None, None): 1,
 }
-
-
-def _partitions(engine: Engine) -> dict[str, str]:
-    """Every partition of the results with its bound."""
-    with engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i "
-                "JOIN pg_class c ON c.oid = i.inhrelid "
-                "WHERE i.inhparent = 'reconciliation_results'::regclass"
-            )
-        ).all()
-    return dict(rows)
 
 
 def _day_tables(engine: Engine) -> set[str]:
@@ -70,7 +58,7 @@ def world(clean_db: Engine) -> Iterator[Engine]:
 
 def test_a_day_is_one_partition_and_a_rerun_replaces_it(world: Engine) -> None:
     _reconcile(world, "r1")
-    first = _partitions(world)
+    first = partitions_of(world, "reconciliation_results")
     day_tables = _day_tables(world)
     assert len(day_tables) == 1
     (name,) = day_tables
