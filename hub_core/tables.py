@@ -198,6 +198,13 @@ sync_state = Table(
     _in_enum("status", SyncStatus, "status"),
 )
 
+PROVIDER_ID = Text(collation="C")
+"""A provider's id of a transaction in the results: opaque, compared byte by byte. Under the
+"C" collation an index build sorts these with memcmp and abbreviated keys instead of the
+database's locale (`strcoll`, even for C.UTF-8 in PostgreSQL 15): the two txn-id indexes of a
+million-result day build in about half the time (migration 0007). Equality is the same under
+every deterministic collation, so lookups by id read the same rows."""
+
 reconciliation_results = Table(
     "reconciliation_results",
     metadata,
@@ -213,8 +220,8 @@ reconciliation_results = Table(
     Column("currency", Text),
     Column("client_operation_id", Text),
     Column("order_id", Text),
-    Column("vima_txn_id", Text),
-    Column("payshack_txn_id", Text),
+    Column("vima_txn_id", PROVIDER_ID),
+    Column("payshack_txn_id", PROVIDER_ID),
     Column("vima_amount", MONEY),
     Column("payshack_amount", MONEY),
     Column("amount_diff", MONEY),

@@ -130,6 +130,47 @@ def test_results_become_partitioned_by_day_and_back_keeping_every_row(fresh_url:
         engine.dispose()
 
 
+def _txn_id_collations(engine: Engine) -> set[tuple[str, str, str]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT a.attrelid::regclass::text, a.attname, c.collname FROM pg_attribute a "
+                "JOIN pg_collation c ON c.oid = a.attcollation "
+                "WHERE a.attrelid IN ('reconciliation_results'::regclass, "
+                "'reconciliation_results_default'::regclass) "
+                "AND a.attname IN ('vima_txn_id', 'payshack_txn_id')"
+            )
+        ).all()
+    return {tuple(row) for row in rows}
+
+
+def test_txn_ids_of_results_compare_bytewise_and_back(fresh_url: str) -> None:
+    migrate.upgrade(fresh_url, "0006")
+    engine = create_engine(fresh_url)
+    insert = text(
+        "INSERT INTO reconciliation_results (recon_date, run_id, match_type, discrepancy_key, "
+        "vima_txn_id) VALUES ('2026-03-10', 'r', 'missing_payshack', 'v:é1', 'é1')"
+    )
+    try:
+        with engine.begin() as conn:
+            conn.execute(insert)
+        assert {c for *_, c in _txn_id_collations(engine)} == {"default"}
+
+        migrate.upgrade(fresh_url)
+        assert {c for *_, c in _txn_id_collations(engine)} == {"C"}
+        assert len(_txn_id_collations(engine)) == 4  # the parent and its partitions
+        with engine.connect() as conn:
+            found = conn.execute(
+                text("SELECT discrepancy_key FROM reconciliation_results WHERE vima_txn_id = 'é1'")
+            ).scalar_one()
+        assert found == "v:é1"  # the rows kept, the lookup unchanged
+
+        migrate.downgrade(fresh_url, "0006")
+        assert {c for *_, c in _txn_id_collations(engine)} == {"default"}
+    finally:
+        engine.dispose()
+
+
 def test_months_between_spans_year_boundaries() -> None:
     months = db.months_between(date(2025, 11, 15), date(2026, 2, 1))
     assert months == [date(2025, 11, 1), date(2025, 12, 1), date(2026, 1, 1), date(2026, 2, 1)]
