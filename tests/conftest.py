@@ -161,15 +161,17 @@ def redis_client():
 
 
 @pytest.fixture(scope="session")
-def dagster_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A DAGSTER_HOME with the repository's dagster.yaml and its own PostgreSQL database."""
+def dagster_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A DAGSTER_HOME with the repository's dagster.yaml and its own PostgreSQL database,
+    dropped at the end of the session (its users, the webserver and daemons, stop first)."""
     home = tmp_path_factory.mktemp("dagster_home")
     shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
     url = get_settings().dagster_postgres_url
     drop_database(url)
     db.ensure_database(url)
     os.environ["DAGSTER_HOME"] = str(home)
-    return home
+    yield home
+    drop_database(url)
 
 
 @pytest.fixture(scope="session")
