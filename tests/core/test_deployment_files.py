@@ -497,3 +497,21 @@ def test_paths_named_in_the_deploy_docs_exist() -> None:
     for doc in (ROOT / "deploy" / "README.md", ROOT / "docker-compose.yml"):
         for name in re.findall(r"\bdeploy/[\w./-]+\w", doc.read_text()):
             assert (ROOT / name).exists(), f"{doc.name} names {name}"
+
+
+def _bytes(size: str) -> int:
+    """A Docker size ("2gb", "512m") in bytes."""
+    number, unit = re.fullmatch(r"(\d+)\s*([kmg]?)b?", size.strip().lower()).groups()
+    return int(number) * 1024 ** " kmg".index(unit or " ")
+
+
+def test_postgres_has_room_for_the_reconciliations_parallel_hashes(services) -> None:
+    """The reconciliation's join runs two parallel hashes at once, each up to work_mem x
+    hash_mem_multiplier (PostgreSQL's default 2) x 3 participants (2 workers, the default, and
+    the leader), in /dev/shm: Docker's default 64 MB fails a big day ("could not resize shared
+    memory segment"; reproduced under a 64 MB tmpfs, fine under 1 GB)."""
+    from hub_pipelines.reconcile import RECON_SETTINGS
+
+    work_mem = _bytes(RECON_SETTINGS["work_mem"])
+    need = 2 * work_mem * 2 * 3
+    assert _bytes(str(services["postgres"]["shm_size"])) >= need
