@@ -400,12 +400,6 @@ FROM reconciliation_results WHERE recon_date = :d
 results (every pair, every break, every detail), whatever the code that wrote them."""
 
 
-def _results_digest() -> Any:
-    from sqlalchemy import text
-
-    return text(RESULTS_DIGEST_SQL)
-
-
 def run_hub(settings: dict[str, str], timeout_s: float, rerun: bool = False) -> dict[str, Any]:
     """Time `reconcile_day` on the generated day; memory of this process and of its backend.
 
@@ -460,7 +454,7 @@ def run_hub(settings: dict[str, str], timeout_s: float, rerun: bool = False) -> 
         stored = observer.execute(
             text("SELECT count(*) FROM reconciliation_results WHERE recon_date = :d"), {"d": DAY}
         ).scalar_one()
-        digest = observer.execute(_results_digest(), {"d": DAY}).scalar_one()
+        digest = observer.execute(text(RESULTS_DIGEST_SQL), {"d": DAY}).scalar_one()
     engine.dispose()
     result: dict[str, Any] = {
         "settings": settings,
