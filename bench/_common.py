@@ -288,6 +288,50 @@ class Sampler(threading.Thread):
         self.stop()
 
 
+class TreeMemory(Sampler):
+    """Peak memory of a process and all its descendants, summed at each sample: RSS (pages
+    shared between the processes, like the interpreter's libraries, counted in each) and PSS
+    (shared pages split between their users: what the tree as a whole costs the machine)."""
+
+    def __init__(self, pid: int, every: float = 0.1) -> None:
+        super().__init__(every)
+        self.pid = pid
+        self.peak_rss_kib = 0
+        self.peak_pss_kib = 0
+        self.most_processes = 0
+
+    def _tree(self) -> list[int]:
+        table = process_table()
+        tree, frontier = [self.pid], [self.pid]
+        while frontier:
+            parents = set(frontier)
+            frontier = [stat.pid for stat in table.values() if stat.ppid in parents]
+            tree.extend(frontier)
+        return tree
+
+    def sample(self) -> None:
+        """Sum RSS and PSS over the tree now; keep the peaks."""
+        rss = pss = 0
+        tree = self._tree()
+        for pid in tree:
+            rss += proc_status(pid).get("VmRSS", 0)
+            pss += _pss_kib(pid)
+        self.peak_rss_kib = max(self.peak_rss_kib, rss)
+        self.peak_pss_kib = max(self.peak_pss_kib, pss)
+        self.most_processes = max(self.most_processes, len(tree))
+
+
+def _pss_kib(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as handle:
+            for line in handle:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 # --------------------------------------------------------------------------- isolated runs
 
 
@@ -297,10 +341,13 @@ def _child(conn: Connection, func: Callable[..., dict[str, Any]], args: tuple[An
         result = func(*args)
         result["peak_rss_mb"] = round(peak_rss_mb(), 1)
         usage = resource.getrusage(resource.RUSAGE_SELF)
-        result["cpu_s"] = round(usage.ru_utime + usage.ru_stime, 2)
-        children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        if children:
-            result["children_peak_rss_mb"] = round(children, 1)
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        children_cpu = children.ru_utime + children.ru_stime
+        # the contender's own CPU and that of every process it started and waited for
+        result["cpu_s"] = round(usage.ru_utime + usage.ru_stime + children_cpu, 2)
+        if children.ru_maxrss:
+            result["children_peak_rss_mb"] = round(children.ru_maxrss / 1024, 1)
+            result["children_cpu_s"] = round(children_cpu, 2)
         conn.send(("ok", result))
     except BaseException:
         conn.send(("error", traceback.format_exc()))
@@ -315,7 +362,10 @@ def run_isolated(
 ) -> dict[str, Any]:
     """Run `func(*args)` in a fresh spawned interpreter and return its result dict.
 
-    Adds the process's peak RSS (`peak_rss_mb`) and CPU time (`cpu_s`), the 1-minute load
+    Adds the process's peak RSS (`peak_rss_mb`), the peak of its whole process tree's RSS and
+    PSS summed (`tree_peak_rss_mb`, `tree_peak_pss_mb`: sampled every 0.1 s; a contender that
+    starts processes of its own is all of them), its CPU time with that of the processes it
+    started (`cpu_s`; theirs alone in `children_cpu_s`), the 1-minute load
     average before the run (`load_before`) and the share of both cores busy during it
     (`machine_busy_pct`: everything on the machine, contender, servers, PostgreSQL, other
     processes). `watch(pid)`, when given, is entered with the child's pid while it runs (a
@@ -328,8 +378,9 @@ def run_isolated(
     process.start()
     child.close()
     assert process.pid is not None
+    tree = TreeMemory(process.pid)
     try:
-        with watch(process.pid) if watch is not None else nullcontext():
+        with tree, watch(process.pid) if watch is not None else nullcontext():
             status, payload = parent.recv()
     except EOFError:
         process.join()
@@ -337,6 +388,9 @@ def run_isolated(
     process.join()
     if status != "ok":
         raise RuntimeError(f"{func.__name__} failed:\n{payload}")
+    payload["tree_peak_rss_mb"] = round(tree.peak_rss_kib / 1024, 1)
+    payload["tree_peak_pss_mb"] = round(tree.peak_pss_kib / 1024, 1)
+    payload["tree_processes"] = tree.most_processes
     payload["load_before"] = round(load, 2)
     payload["machine_busy_pct"] = busy_pct(before, cpu_jiffies())
     return payload

@@ -56,6 +56,7 @@ from _common import (
     SANDBOX_API_KEY,
     SANDBOX_EMAIL,
     SANDBOX_PASSWORD,
+    TreeMemory,
     add_quiet_wait,
     busy_pct,
     code_version,
@@ -204,8 +205,9 @@ def timed_command(
     label: str, command: list[str], workspace: Workspace, env: dict[str, str]
 ) -> dict[str, Any]:
     """Run `command` from the workspace's directory, timed from its start to its exit; its
-    CPU time and peak RSS (with the children it waited for), the load before it and how busy
-    the machine was. Fails with the end of its output when it exits non-zero."""
+    CPU time and peak RSS (with the children it waited for: the largest process), the peaks of
+    its process tree's RSS and PSS summed (every process under it at once), the load before
+    it and how busy the machine was. Fails with the end of its output when it exits non-zero."""
     log_path = workspace.log_path(label)
     load = os.getloadavg()[0]
     before = cpu_jiffies()
@@ -215,7 +217,8 @@ def timed_command(
         process = subprocess.Popen(
             command, cwd=workspace.cwd, env=env, stdout=log, stderr=subprocess.STDOUT
         )
-        _, status, usage = os.wait4(process.pid, 0)
+        with TreeMemory(process.pid) as tree:  # the command and every process under it
+            _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - started
         process.returncode = os.waitstatus_to_exitcode(status)
     busy = busy_pct(before, cpu_jiffies())
@@ -226,6 +229,8 @@ def timed_command(
         "seconds": round(seconds, 3),
         "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "tree_peak_rss_mb": round(tree.peak_rss_kib / 1024, 1),
+        "tree_peak_pss_mb": round(tree.peak_pss_kib / 1024, 1),
         "load_before": round(load, 2),
         "machine_busy_pct": busy,
         "started_at": wall_start,
@@ -478,6 +483,8 @@ def summarize(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
             key: median_of(items, key)
             for key in ("seconds", "cpu_s", "peak_rss_mb", "machine_busy_pct")
         }
+        entry["tree_peak_rss_mb"] = max(run.get("tree_peak_rss_mb", 0.0) for run in items)
+        entry["tree_peak_pss_mb"] = max(run.get("tree_peak_pss_mb", 0.0) for run in items)
         entry["runs_s"] = [run["seconds"] for run in items]
         for key in ("import_s", "before_run_s", "run_s", "after_run_s"):
             if key in items[0]:
@@ -497,8 +504,8 @@ def summarize(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
             "hub_day_over_dlt_day": {
                 "value": value,
                 "per_run": per_run,
-                "target": f"<= {TARGET_RATIO} (at 200,000 operations)",
-                "met": value <= TARGET_RATIO,
+                "target": f"<= {TARGET_RATIO} in every run (at 200,000 operations)",
+                "met": max(per_run) <= TARGET_RATIO,
             }
         }
     return summary
@@ -514,7 +521,9 @@ def _brief(run: dict[str, Any]) -> str:
             f"after {run['after_run_s']:.2f} s"
         )
     parts.append(
-        f"cpu {run['cpu_s']:.1f} s, peak {run['peak_rss_mb']:.0f} MB, "
+        f"cpu {run['cpu_s']:.1f} s, peak {run['peak_rss_mb']:.0f} MB "
+        f"(tree: RSS {run.get('tree_peak_rss_mb', 0):.0f}, "
+        f"PSS {run.get('tree_peak_pss_mb', 0):.0f}), "
         f"machine busy {run['machine_busy_pct']:.0f}%, load before {run['load_before']:.2f}"
     )
     return "; ".join(parts)
@@ -531,8 +540,9 @@ def render_markdown(results: dict[str, Any]) -> str:
     }
     summary = results["summary"]
     lines = [
-        "| measurement | runs (s) | median s | CPU s | peak RSS MB | machine busy % |",
-        "|---|---|---:|---:|---:|---:|",
+        "| measurement | runs (s) | median s | CPU s | peak RSS MB "
+        "| process tree peak RSS / PSS MB | machine busy % |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
     for key, label in labels.items():
         if key in summary:
@@ -540,7 +550,8 @@ def render_markdown(results: dict[str, Any]) -> str:
             runs = " / ".join(f"{s:.2f}" for s in e["runs_s"])
             lines.append(
                 f"| {label} | {runs} | **{e['seconds']:.2f}** | {e['cpu_s']:.1f} | "
-                f"{e['peak_rss_mb']:.0f} | {e['machine_busy_pct']:.0f} |"
+                f"{e['peak_rss_mb']:.0f} | {e['tree_peak_rss_mb']:.0f} / "
+                f"{e['tree_peak_pss_mb']:.0f} | {e['machine_busy_pct']:.0f} |"
             )
     for key in ("empty", "hub_day"):
         if key in summary:
