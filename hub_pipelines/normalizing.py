@@ -42,12 +42,14 @@ def normalize_into_transactions(
     statuses: StatusMap,
     batch_size: int = 5000,
     preview_rows: int = 5,
+    ahead: int = 2,
 ) -> NormalizeReport:
     """Normalize `records` and upsert them into `transactions` in batches.
 
     A record whose normalizer raises `MalformedRecord` is counted and reported, never failing
     the rest; one it turns into None is not the run's to write (skipped, not counted);
-    statuses unknown to the source's `statuses` are counted by raw value.
+    statuses unknown to the source's `statuses` are counted by raw value. Up to `ahead`
+    batches are normalized while the one before is written.
     """
     started = time.monotonic()
     report = NormalizeReport()
@@ -68,7 +70,7 @@ def normalize_into_transactions(
                 report.preview.append(txn)
             yield txn
 
-    for batch in prefetched(batched(normalized(), batch_size)):
+    for batch in prefetched(batched(normalized(), batch_size), depth=ahead):
         with engine.begin() as conn:
             report.rows.add(upsert_transactions(conn, batch))
     report.seconds = time.monotonic() - started

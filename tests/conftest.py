@@ -112,6 +112,24 @@ def wait_for(check: Any, timeout: float, what: str, every: float = 0.5) -> Any:
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
+def processes_running(module: str, parent: int | None = None) -> list[int]:
+    """Live (not zombie) processes started as `python -m <module>`, children of `parent` if
+    given: read from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            stat = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # gone meanwhile
+        state, ppid = stat[0], int(stat[1])
+        if module.encode() in argv and state != "Z" and parent in (None, ppid):
+            found.append(int(entry.name))
+    return found
+
+
 def stop_process(process: subprocess.Popen, timeout: float = 30) -> None:
     """Terminate a child process, killing it if it does not exit within `timeout` seconds."""
     process.terminate()

@@ -19,7 +19,9 @@ from hub_api.dagster_client import DagsterClient
 from hub_core.orchestration import RECONCILE_JOB, SYNC_JOBS
 from hub_core.queries.sync import incomplete_partitions
 from hub_core.types import Source
+from hub_pipelines.sources.vima import normalizer
 from hub_sandbox.server import SandboxHandle
+from tests.conftest import processes_running
 from tests.faults.conftest import (
     DAYS,
     assert_exact,
@@ -35,6 +37,9 @@ pytestmark = pytest.mark.usefixtures("daemon")
 
 NO_RETRY = {"dagster/max_retries": "0"}
 _PID = re.compile(r"Started process for run \(pid: (\d+)\)")
+
+NORMALIZER = normalizer.__name__
+"""The module a Vima run's normalizer process runs (`python -m`)."""
 
 
 @pytest.fixture(scope="module")
@@ -85,10 +90,20 @@ def test_sigkill_mid_paging_then_the_next_run_stores_exactly(
     calm.faults.set_spec("slow:1")  # each Vima page takes 0.5 s
     calm.knobs.update(slow_every=1, slow_seconds=0.5)  # and each PayShack list request
     killed = {source: client.launch(SYNC_JOBS[source], day, NO_RETRY) for source in Source}
+    normalizers: list[int] = []
     for source, run_id in killed.items():
         wait_for(lambda s=source: stored_rows(clean_db, s, day), 120, f"{source}'s first page")
         pid = wait_for(lambda r=run_id: _worker_pid(instance, r), 30, "the run worker's pid")
+        if source is Source.VIMA:  # the run's normalizer process, started with the first page
+            normalizers = wait_for(
+                lambda p=pid: processes_running(NORMALIZER, parent=p), 30, "the normalizer"
+            )
         os.kill(pid, signal.SIGKILL)
+    wait_for(  # it dies with its run: no writer left behind
+        lambda: not set(normalizers) & set(processes_running(NORMALIZER)),
+        10,
+        "the killed run's normalizer to die with it",
+    )
     for source, run_id in killed.items():
         wait_for(
             lambda r=run_id: _status(instance, r) == DagsterRunStatus.FAILURE,

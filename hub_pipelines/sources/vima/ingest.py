@@ -10,24 +10,22 @@ highest update id, read before the create pass starts. Every change made after t
 has a higher id, so the update stream sees it, whatever the create pass read.
 
 `ingest_and_normalize` does both stages in one pass: each committed batch of pages also goes to
-a normalizer thread that upserts `transactions` on its own connection, so the two writes run at
-once and nothing is read back from the raw table. A partition marker (stream `normalized`)
+a normalizer process (`normalizer`) that upserts `transactions` on its own connection, so the
+two writes and the Python of both stages run at once and nothing is read back from the raw
+table. A partition marker (stream `normalized`)
 says whether every landed row is normalized; when it is not (a run stopped midway, or raw
 landed alone), the run normalizes the partition from the raw table instead.
 """
 
 from __future__ import annotations
 
-import functools
-import queue
-import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from hub_core.types import MalformedRecord, Source, Transaction
+from hub_core.types import Source
 from hub_pipelines.ingesting import IngestReport, few_collections
 from hub_pipelines.normalizing import NormalizeReport, normalize_into_transactions
 from hub_pipelines.prefetch import prefetched_batches
@@ -39,17 +37,14 @@ from hub_pipelines.sources.vima.landing import (
     raw_operations,
 )
 from hub_pipelines.sources.vima.normalize import STATUSES, normalize_operation
+from hub_pipelines.sources.vima.normalizer import NormalizerProcess
 from hub_pipelines.warehouse.checkpoints import Checkpoint, load_checkpoint, save_checkpoint
-from hub_pipelines.warehouse.rows import optional_time
 from hub_pipelines.warehouse.session import landing_connection
 from hub_pipelines.windows import PartitionWindow
 
 STREAMS = ("create", "update")
 NORMALIZED = "normalized"
 """Checkpoint stream whose `completed` says every landed row of the partition is normalized."""
-QUEUED_BATCHES = 5
-"""Landed batches waiting for the normalizer at most (bounds memory when it falls behind: at
-most `QUEUED_BATCHES` x `LANDING_BATCH_OPS` operations)."""
 LANDING_BATCH_OPS = 2000
 """Operations landed in one transaction at most: the pages the fetcher has ready when the
 previous ones are committed (one page when the writer keeps up, 20 when it does not)."""
@@ -148,22 +143,6 @@ def _normalize(engine: Engine, operations: Iterator[dict[str, Any]]) -> Normaliz
     return normalize_into_transactions(engine, operations, normalize_operation, STATUSES)
 
 
-def _normalize_landed(landed: Encoded, window: PartitionWindow) -> Transaction | None:
-    """An operation as landed, its `raw_data` the JSON the landing encoded (not encoded twice);
-    None when it is not the partition's (an operation of a neighbouring day: the provider's
-    dates are whole UTC days). The window is checked on the parsed creation time, and for a
-    malformed operation as the raw table counts it (`_in_window`), so the outcome is what a
-    pass from raw gives."""
-    op, payload = landed
-    try:
-        txn = normalize_operation(op, raw_json=payload)
-    except MalformedRecord:
-        if _in_window(op, window):
-            raise
-        return None
-    return txn if window.contains(txn.created_at) else None
-
-
 def _mark_normalized(engine: Engine, window: PartitionWindow, done: bool) -> None:
     # Committed with a flush: once it says `done`, every earlier commit is on disk too.
     with engine.begin() as conn:
@@ -180,60 +159,37 @@ def _all_normalized(engine: Engine, window: PartitionWindow) -> bool:
         return all(load_checkpoint(conn, Source.VIMA, s, window.key) is None for s in STREAMS)
 
 
-def _in_window(op: dict[str, Any], window: PartitionWindow) -> bool:
-    """Whether the raw table would count `op` in the partition (see `raw_payloads`)."""
-    created = optional_time(op.get("operation_created_at"))
-    return created is None or window.contains(created)
-
-
 @few_collections()
 def ingest_and_normalize(
     client: VimaClient, engine: Engine, window: PartitionWindow
 ) -> tuple[IngestReport, NormalizeReport]:
     """Land the partition's operations and normalize them into `transactions` in one pass.
 
-    Each committed batch of pages is handed to a normalizer thread on its own connection, so
-    PostgreSQL writes both tables at once. When an earlier run left landed rows that were not
-    normalized, the partition is normalized from the raw table after the landing instead.
+    Each committed batch of pages is handed to a normalizer process (started with the first
+    operations: an empty sync starts none) that writes `transactions` on its own connection,
+    so PostgreSQL writes both tables at once and the normalizing runs on another core. When an
+    earlier run left landed rows that were not normalized, the partition is normalized from the
+    raw table after the landing instead.
     """
     if not _all_normalized(engine, window):
         ingest = ingest_partition(client, engine, window)
         return ingest, normalize_partition(engine, window)
-    pages: queue.Queue[list[Encoded] | None] = queue.Queue(maxsize=QUEUED_BATCHES)
-    outcome: dict[str, Any] = {}
+    url = engine.url.render_as_string(hide_password=False)
+    normalizer: NormalizerProcess | None = None
 
-    def operations() -> Iterator[Encoded]:
-        while (page := pages.get()) is not None:
-            yield from page
+    def put(batch: list[Encoded]) -> None:
+        nonlocal normalizer
+        if batch and normalizer is None:  # an empty sync starts no process
+            normalizer = NormalizerProcess(url, window)
+        if normalizer is not None:
+            normalizer.put(batch)
 
-    def normalize() -> None:
-        try:
-            outcome["report"] = normalize_into_transactions(
-                engine, operations(), functools.partial(_normalize_landed, window=window), STATUSES
-            )
-        except BaseException as error:  # handed to the landing thread
-            outcome["error"] = error
-
-    def put(page: list[Encoded] | None) -> None:
-        # never blocks on a normalizer that has stopped
-        while True:
-            if page is not None and "error" in outcome:
-                raise outcome["error"]
-            try:
-                pages.put(page, timeout=0.1)
-                return
-            except queue.Full:
-                if page is None and not worker.is_alive():
-                    return
-
-    worker = threading.Thread(target=normalize, name="vima-normalize", daemon=True)
-    worker.start()
     try:
         ingest = ingest_partition(client, engine, window, on_page=put)
-    finally:
-        put(None)  # the end of the pages
-        worker.join()
-    if "error" in outcome:
-        raise outcome["error"]
+    except BaseException:
+        if normalizer is not None:
+            normalizer.kill()  # what it has not committed rolls back; the next run catches up
+        raise
+    report = normalizer.finish() if normalizer is not None else NormalizeReport()
     _mark_normalized(engine, window, True)
-    return ingest, outcome["report"]
+    return ingest, report

@@ -15,12 +15,12 @@ from hub_pipelines.defs.vima.assets import vima_assets
 from hub_pipelines.sources.vima import ingest
 from hub_pipelines.sources.vima.client import VimaClient
 from hub_pipelines.sources.vima.ingest import (
-    _normalize_landed,
     ingest_and_normalize,
     ingest_partition,
     normalize_partition,
 )
 from hub_pipelines.sources.vima.normalize import normalize_operation
+from hub_pipelines.sources.vima.normalizer import normalize_landed
 from hub_pipelines.warehouse.rows import canonical_json
 from hub_pipelines.warehouse.transactions import upsert_transactions
 from hub_pipelines.windows import PartitionWindow
@@ -109,16 +109,16 @@ def test_a_landed_operation_is_the_partitions_as_the_raw_table_counts_it() -> No
     }
     outside = {**base, "operation_created_at": "2025-12-31T23:59:59Z"}
     broken = {**base, "current_status": ""}
-    landed = _normalize_landed((base, canonical_json(base)), window)
+    landed = normalize_landed((base, canonical_json(base)), window)
     assert landed is not None and landed.source_id == "1"
-    assert _normalize_landed((outside, canonical_json(outside)), window) is None
+    assert normalize_landed((outside, canonical_json(outside)), window) is None
     with pytest.raises(MalformedRecord):  # the partition's own: reported
-        _normalize_landed((broken, canonical_json(broken)), window)
+        normalize_landed((broken, canonical_json(broken)), window)
     broken_outside = {**outside, "current_status": ""}  # another day's: not this run's to report
-    assert _normalize_landed((broken_outside, canonical_json(broken_outside)), window) is None
+    assert normalize_landed((broken_outside, canonical_json(broken_outside)), window) is None
     no_time = {**broken, "operation_created_at": None}  # the raw table counts it in every window
     with pytest.raises(MalformedRecord):
-        _normalize_landed((no_time, canonical_json(no_time)), window)
+        normalize_landed((no_time, canonical_json(no_time)), window)
 
 
 def test_a_stopped_pass_is_caught_up_from_raw(sandbox, clean_db) -> None:
@@ -147,18 +147,6 @@ def test_a_landing_alone_leaves_the_partition_to_normalize_from_raw(sandbox, cle
         _, normalized = ingest_and_normalize(client, clean_db, window)
     assert normalized.rows.updated > 0
     assert _stored(clean_db) == _expected(sandbox)
-
-
-def test_a_normalizer_failure_stops_the_landing(sandbox, clean_db, monkeypatch) -> None:
-    def broken(*args: Any, **kwargs: Any) -> Any:
-        raise RuntimeError("disk full")
-
-    monkeypatch.setattr("hub_pipelines.normalizing.upsert_transactions", broken)
-    window = PartitionWindow.for_key(DAY, "UTC")
-    with pytest.raises(RuntimeError, match="disk full"), _client(sandbox) as client:
-        ingest_and_normalize(client, clean_db, window)
-    assert _marker(clean_db) is False
-    assert _stored(clean_db) == {}
 
 
 def test_raw_alone_then_normalized_alone(sandbox, clean_db, redis_client) -> None:
