@@ -588,18 +588,21 @@ def summarize(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
             "target": "(reference: the unindexed table)",
             "met": True,
         }
-    # the hub's processes (the run's and its normalizer's) together, RSS summed: the highest
-    # sample of any run at either size
-    hub_peaks = [
-        max(summary[k]["tree_peak_rss_mb"], summary[k]["peak_rss_mb"])
-        for k in ("hub", "hub_small")
-        if k in summary
-    ]
-    if hub_peaks:
-        value = max(hub_peaks)
-        ratios["hub_peak_rss_mb"] = {
+    # the hub's processes (the run's and its normalizer's) together: PSS summed, what they cost
+    # the machine (RSS summed counts the pages both map, the interpreter's and libraries', twice:
+    # reported beside it); the highest sample of any run at either size
+    sizes = [k for k in ("hub", "hub_small") if k in summary]
+    if sizes:
+        value = max(summary[k]["tree_peak_pss_mb"] for k in sizes)
+        ratios["hub_peak_pss_mb"] = {
             "value": value,
             "target": f"< {TARGET_PEAK_MB:.0f}",
+            "met": value < TARGET_PEAK_MB,
+        }
+        value = max(summary[k]["tree_peak_rss_mb"] for k in sizes)
+        ratios["hub_peak_rss_summed_mb"] = {
+            "value": value,
+            "target": f"(reference: < {TARGET_PEAK_MB:.0f} counting shared pages in each process)",
             "met": value < TARGET_PEAK_MB,
         }
     summary["ratios"] = ratios
