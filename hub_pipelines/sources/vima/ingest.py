@@ -12,9 +12,9 @@ has a higher id, so the update stream sees it, whatever the create pass read.
 `ingest_and_normalize` does both stages in one pass: each committed batch of pages also goes to
 a normalizer process (`normalizer`) that upserts `transactions` on its own connection, so the
 two writes and the Python of both stages run at once and nothing is read back from the raw
-table. A partition marker (stream `normalized`)
-says whether every landed row is normalized; when it is not (a run stopped midway, or raw
-landed alone), the run normalizes the partition from the raw table instead.
+table. A partition marker (stream `normalized`) says whether every landed row is normalized;
+when it is not (a run stopped midway, or raw landed alone), the run normalizes the partition
+from the raw table instead.
 """
 
 from __future__ import annotations
