@@ -66,9 +66,17 @@ def build_source_schedules(source: Source) -> Sequence[ScheduleDefinition]:
         if error := get_settings().source_error(source.value):
             return SkipReason(error)
         first = get_settings().hub_start_date.isoformat()
+        when = _scheduled_time(context)
         return [
-            RunRequest(partition_key=key, tags={"hub/trigger": "schedule"})
-            for key in recent_partition_keys(_scheduled_time(context), timezone)
+            # Dagster refuses a tick of several requests without run keys (early in the day
+            # there are two); a key of the tick's time and the partition is new at every tick,
+            # so no tick is skipped as a repeat of the one before
+            RunRequest(
+                partition_key=key,
+                run_key=f"sync-{key}-{when.astimezone(ZoneInfo('UTC')):%Y%m%dT%H%M}",
+                tags={"hub/trigger": "schedule"},
+            )
+            for key in recent_partition_keys(when, timezone)
             if key >= first  # (yesterday is no partition on the first day)
         ]
 

@@ -16,6 +16,7 @@ from dagster import (
 )
 from dagster._core.test_utils import create_run_for_test
 
+from hub_pipelines.definitions import defs
 from hub_pipelines.defs.vima.schedules import vima_schedules
 from hub_pipelines.schedules import late_update_partition_keys, recent_partition_keys
 
@@ -41,6 +42,10 @@ def test_late_update_keys_are_the_three_previous_days() -> None:
     assert late_update_partition_keys(now, "UTC") == ["2026-02-26", "2026-02-27", "2026-02-28"]
 
 
+REPOSITORY = defs.get_repository_def()
+"""The code location's definitions: a tick's partitioned requests are resolved against them."""
+
+
 def _schedule(name: str):
     return next(s for s in vima_schedules if s.name == name)
 
@@ -57,14 +62,29 @@ def test_frequent_tick_requests_recent_partitions_even_while_a_run_goes(
     schedule = _schedule("vima_every_5_minutes")
     assert schedule.cron_schedule == "*/5 * * * *"
     when = datetime(2026, 3, 10, 1, 0, tzinfo=UTC)
-    context = build_schedule_context(instance=instance, scheduled_execution_time=when)
-    requests = schedule(context)
+
+    def tick(at: datetime) -> list[RunRequest]:
+        # evaluated as the daemon does (`evaluate_tick` checks what Dagster requires of a tick)
+        context = build_schedule_context(
+            instance=instance, scheduled_execution_time=at, repository_def=REPOSITORY
+        )
+        data = schedule.evaluate_tick(context)
+        assert data.skip_message is None
+        return list(data.run_requests or [])
+
+    requests = tick(when)
     assert [r.partition_key for r in requests] == ["2026-03-09", "2026-03-10"]
-    assert all(isinstance(r, RunRequest) and r.run_key is None for r in requests)
+    keys = [r.run_key for r in requests]
+    assert all(keys) and len(set(keys)) == 2  # two requests in one tick: each its own key
     run = create_run_for_test(instance, job_name="vima_sync", status=DagsterRunStatus.STARTED)
-    again = schedule(build_schedule_context(instance=instance, scheduled_execution_time=when))
+    again = tick(when)
     assert [r.partition_key for r in again] == ["2026-03-09", "2026-03-10"]  # queued behind it
     instance.delete_run(run.run_id)
+    later = tick(datetime(2026, 3, 10, 1, 5, tzinfo=UTC))
+    assert not {r.run_key for r in later} & set(keys)  # the next tick is no repeat to skip
+    assert [r.partition_key for r in tick(datetime(2026, 3, 10, 12, 0, tzinfo=UTC))] == [
+        "2026-03-10"
+    ]
 
 
 def test_late_update_tick_has_stable_run_keys(instance: DagsterInstance) -> None:
