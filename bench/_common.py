@@ -2,7 +2,8 @@
 
 - The machine: its facts (`machine_basics`, `pg_settings`, `code_version`), how busy it is
   (`cpu_jiffies`, `busy_pct`, `wait_for_quiet`) and what `/proc` says about a process
-  (`read_stat`, `proc_status`, `proc_cpu_s`, `children_of`, `Sampler` for a sampling thread).
+  (`read_stat`, `proc_status`, `proc_cpu_s`, `children_of`, `descendants`, `pss_kib`, `Sampler`
+  for a sampling thread, `TreeMemory` for a process tree's summed memory).
 - Isolated runs: `run_isolated` runs a contender in a freshly spawned interpreter and returns
   its result with its peak RSS and CPU time, the load before and the machine's busy share.
 - The sandbox: `sandbox_process` serves a world built by the script in a process of its own.
@@ -223,6 +224,33 @@ def children_of(pid: int) -> list[int]:
     return [stat.pid for stat in process_table().values() if stat.ppid == pid]
 
 
+def descendants(root: int) -> dict[int, ProcStat]:
+    """Every live descendant of `root` (not `root` itself), by walking the ppid of /proc."""
+    stats = process_table()
+    children: dict[int, list[int]] = {}
+    for stat in stats.values():
+        children.setdefault(stat.ppid, []).append(stat.pid)
+    found: dict[int, ProcStat] = {}
+    todo = list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        found[pid] = stats[pid]
+        todo.extend(children.get(pid, []))
+    return found
+
+
+def pss_kib(pid: int) -> int:
+    """Proportional set size of a process in KiB (0 if it is gone or unreadable)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as handle:
+            for line in handle:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 def proc_cpu_s(pid: int) -> float:
     """User + system CPU seconds of `pid` so far (0 when it is gone)."""
     stat = read_stat(pid)
@@ -300,36 +328,16 @@ class TreeMemory(Sampler):
         self.peak_pss_kib = 0
         self.most_processes = 0
 
-    def _tree(self) -> list[int]:
-        table = process_table()
-        tree, frontier = [self.pid], [self.pid]
-        while frontier:
-            parents = set(frontier)
-            frontier = [stat.pid for stat in table.values() if stat.ppid in parents]
-            tree.extend(frontier)
-        return tree
-
     def sample(self) -> None:
         """Sum RSS and PSS over the tree now; keep the peaks."""
         rss = pss = 0
-        tree = self._tree()
+        tree = [self.pid, *descendants(self.pid)]
         for pid in tree:
             rss += proc_status(pid).get("VmRSS", 0)
-            pss += _pss_kib(pid)
+            pss += pss_kib(pid)
         self.peak_rss_kib = max(self.peak_rss_kib, rss)
         self.peak_pss_kib = max(self.peak_pss_kib, pss)
         self.most_processes = max(self.most_processes, len(tree))
-
-
-def _pss_kib(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as handle:
-            for line in handle:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 # --------------------------------------------------------------------------- isolated runs

@@ -88,8 +88,9 @@ from _common import (
     SandboxProcess,
     add_quiet_wait,
     code_version,
+    descendants,
     machine_basics,
-    process_table,
+    pss_kib,
     read_stat,
     run_isolated,
     sandbox_process,
@@ -156,18 +157,6 @@ def rss_kib(pid: int) -> int:
         return 0
 
 
-def pss_kib(pid: int) -> int:
-    """Proportional set size of a process in KiB (0 if it is gone or unreadable)."""
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as handle:
-            for line in handle:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError):
-        pass
-    return 0
-
-
 def cmdline(pid: int) -> list[str]:
     """A process's argument vector (empty if it is gone)."""
     try:
@@ -183,21 +172,6 @@ def exe_name(pid: int) -> str:
         return os.path.basename(os.readlink(f"/proc/{pid}/exe"))
     except OSError:
         return ""
-
-
-def descendants(root: int) -> dict[int, ProcStat]:
-    """Every live descendant of `root` (not `root` itself), by walking the ppid of /proc."""
-    stats = process_table()
-    children: dict[int, list[int]] = {}
-    for stat in stats.values():
-        children.setdefault(stat.ppid, []).append(stat.pid)
-    found: dict[int, ProcStat] = {}
-    todo = list(children.get(root, []))
-    while todo:
-        pid = todo.pop()
-        found[pid] = stats[pid]
-        todo.extend(children.get(pid, []))
-    return found
 
 
 def _is_chromium(names: set[str]) -> bool:
