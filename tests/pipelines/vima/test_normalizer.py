@@ -16,7 +16,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import text
 
 from hub_core.db import get_engine
 from hub_core.settings import get_settings
@@ -28,19 +28,13 @@ from hub_pipelines.warehouse.rows import canonical_json
 from hub_pipelines.windows import PartitionWindow
 from tests.conftest import processes_running, wait_for
 from tests.pipelines.vima.test_assets import DAY, _expected, _stored
+from tests.pipelines.vima.test_inline import _client, _marker
 
 MODULE = normalizer.__name__
 
 
 def _key() -> str:
     return get_settings().vima_api_key.get_secret_value()
-
-
-def _marker(engine: Engine) -> bool | None:
-    with engine.connect() as conn:
-        return conn.execute(
-            text("SELECT completed FROM ingest_checkpoints WHERE stream = 'normalized'")
-        ).scalar()
 
 
 def _normalizers() -> list[int]:
@@ -83,7 +77,7 @@ def test_a_failing_write_in_the_normalizer_fails_the_run_and_the_next_catches_up
     try:
         with (
             pytest.raises(psycopg.errors.RaiseException, match="disk full"),
-            VimaClient(sandbox.vima_url, _key()) as client,
+            _client(sandbox) as client,
         ):
             ingest_and_normalize(client, clean_db, window)
     finally:
@@ -93,7 +87,7 @@ def test_a_failing_write_in_the_normalizer_fails_the_run_and_the_next_catches_up
     assert _marker(clean_db) is False
     assert _stored(clean_db) == {}
     assert _normalizers() == []  # nothing left running
-    with VimaClient(sandbox.vima_url, _key()) as client:
+    with _client(sandbox) as client:
         ingest_and_normalize(client, clean_db, window)
     assert _stored(clean_db) == _expected(sandbox)
     assert _marker(clean_db) is True
@@ -116,7 +110,7 @@ def test_a_normalizer_killed_mid_run_fails_the_run_at_once(sandbox, clean_db) ->
         ingest_and_normalize(client, clean_db, window)
     assert len(killed) == 1
     assert _marker(clean_db) is False
-    with VimaClient(sandbox.vima_url, _key()) as client:
+    with _client(sandbox) as client:
         _, normalized = ingest_and_normalize(client, clean_db, window)
     assert _stored(clean_db) == _expected(sandbox)  # from raw: every landed row, once
     assert normalized.normalized == len(_expected(sandbox))
@@ -146,7 +140,7 @@ def test_an_empty_day_starts_no_normalizer(sandbox, clean_db, monkeypatch) -> No
 
     monkeypatch.setattr(ingest, "NormalizerProcess", refuse)
     window = PartitionWindow.for_key("2031-01-01", "UTC")  # the sandbox has nothing then
-    with VimaClient(sandbox.vima_url, _key()) as client:
+    with _client(sandbox) as client:
         landed, normalized = ingest_and_normalize(client, clean_db, window)
     assert landed.fetched == 0 and normalized.normalized == 0
     assert _marker(clean_db) is True
