@@ -192,6 +192,8 @@ class ReconSummary:
     largest_breaks: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
     step_seconds: dict[str, float] = field(default_factory=dict)
+    serial_join: str | None = None
+    """Why the join ran without parallel workers (the server's error), or None: it did not."""
 
     @property
     def total(self) -> int:
@@ -263,7 +265,7 @@ def reconcile_day(conn: Connection, day: date, run_id: str, params: ReconParams)
     # A second reconciliation in the same transaction (tests, a retried op) starts afresh.
     conn.execute(_DROP_JOIN)
     with _timed(steps, "join"):
-        _execute_client_bound(conn, JOIN_SQL, params_)
+        serial_join = join_sides(conn, params_)
     conn.execute(_LOCK_RESULTS, {"lock": RESULTS_LOCK})
     staging = conn.dialect.identifier_preparer.quote(staging_table(day))
     _execute_client_bound(conn, _client_bound(_STAGE.substitute(staging=staging)), params_)
@@ -278,8 +280,39 @@ def reconcile_day(conn: Connection, day: date, run_id: str, params: ReconParams)
     with _timed(steps, "count"):
         summary = summarize_day(conn, day, run_id)
     summary.step_seconds = steps
+    summary.serial_join = serial_join
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def join_sides(conn: Connection, params: dict[str, Any]) -> str | None:
+    """Join the window's two sides into `recon_join` (`JOIN_SQL`), with parallel workers if
+    the server can give them room; returns None, or why the join ran without them.
+
+    A parallel hash join keeps its hash tables in PostgreSQL's dynamic shared memory
+    (`/dev/shm` on Linux). A server with too little of it (a container's default 64 MB) fails
+    the join with "could not resize shared memory segment" (class 53, insufficient
+    resources), so the join is tried in a savepoint and, on such an error, run again without
+    parallel workers for the rest of the transaction: slower, and the same results."""
+    try:
+        with conn.begin_nested():
+            _execute_client_bound(conn, JOIN_SQL, params)
+        return None
+    except (psycopg.errors.DiskFull, psycopg.errors.OutOfMemory) as error:
+        if not _out_of_shared_memory(error):
+            raise
+        reason = str(error.diag.message_primary)
+    log.warning("reconcile.join_without_parallel_workers", reason=reason)
+    conn.execute(_SET_LOCAL, {"name": "max_parallel_workers_per_gather", "value": "0"})
+    _execute_client_bound(conn, JOIN_SQL, params)
+    return reason
+
+
+def _out_of_shared_memory(error: psycopg.Error) -> bool:
+    """Whether `error` is the server running out of dynamic shared memory (a parallel query's
+    segments), not of disk for its temp files or of ordinary memory."""
+    text_ = f"{error.diag.message_primary} {error.diag.message_detail}"
+    return "shared memory" in text_ or "DSA" in text_
 
 
 def swap_in(conn: Connection, day: date, staging: str) -> None:

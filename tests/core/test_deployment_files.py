@@ -508,8 +508,9 @@ def _bytes(size: str) -> int:
 def test_postgres_has_room_for_the_reconciliations_parallel_hashes(services) -> None:
     """The reconciliation's join runs two parallel hashes at once, each up to work_mem x
     hash_mem_multiplier (PostgreSQL's default 2) x 3 participants (2 workers, the default, and
-    the leader), in /dev/shm: Docker's default 64 MB fails a big day ("could not resize shared
-    memory segment"; reproduced under a 64 MB tmpfs, fine under 1 GB)."""
+    the leader), in /dev/shm: under Docker's default 64 MB a big day's parallel join fails
+    ("could not resize shared memory segment"; reproduced under a 64 MB tmpfs, fine under 1 GB)
+    and is run again without workers, slower (tests/pipelines/recon/test_small_shm.py)."""
     from hub_pipelines.reconcile import RECON_SETTINGS
 
     work_mem = _bytes(RECON_SETTINGS["work_mem"])

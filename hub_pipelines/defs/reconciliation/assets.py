@@ -97,6 +97,9 @@ def reconciliation(
             "largest_breaks": MetadataValue.md(breaks_markdown(summary)),
             "duration_s": round(summary.seconds, 3),
             "step_seconds": MetadataValue.json(summary.step_seconds),
+            # only when the server had too little shared memory for a parallel join (give
+            # PostgreSQL more /dev/shm: deploy/README.md)
+            **({"serial_join": summary.serial_join} if summary.serial_join else {}),
             "provisional": bool(missing),
             "missing_inputs": MetadataValue.json(missing),
         },
