@@ -343,13 +343,14 @@ def summary(
     "/discrepancies",
     response_model=DiscrepancyList,
     summary="Discrepancies",
-    description="Results that are not `matched`, by day and id, with their resolution.",
+    description="Results that are not `matched`, by day and id, with their resolution. "
+    "`from_date` and `to_date` bound the days; without them, every day's (`resolved=false` "
+    "alone is the open work list).",
     responses=error_responses(),
 )
 def discrepancies(
     _role: ReaderDep,
     conn: ConnectionDep,
-    settings: SettingsDep,
     from_date: Annotated[date | None, Query(examples=["2026-11-01"])] = None,
     to_date: Annotated[date | None, Query(examples=["2026-11-07"])] = None,
     type_: Annotated[DiscrepancyType | None, Query(alias="type")] = None,
@@ -357,17 +358,16 @@ def discrepancies(
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> DiscrepancyList:
-    """A page of discrepancies of the days (default: today)."""
-    today = today_in(settings.hub_timezone)
-    end = to_date or today
-    start = from_date or end
-    if start > end:
+    """A page of discrepancies of the days (every day when no date is given)."""
+    if from_date and to_date and from_date > to_date:
         raise invalid(
-            "from_date", f"a date on or before to_date ({end.isoformat()})", start.isoformat()
+            "from_date",
+            f"a date on or before to_date ({to_date.isoformat()})",
+            from_date.isoformat(),
         )
     types = [queries.DISCREPANCY_TYPES[type_]] if type_ else None
     rows, total = queries.list_discrepancies(
-        conn, start, end, types=types, resolved=resolved, page=page, limit=limit
+        conn, from_date, to_date, types=types, resolved=resolved, page=page, limit=limit
     )
     return DiscrepancyList(
         data=[DiscrepancyItem.model_validate(row) for row in rows],

@@ -80,22 +80,23 @@ def _with_resolution():
 
 def list_discrepancies(
     conn: Connection,
-    from_date: date,
-    to_date: date,
+    from_date: date | None = None,
+    to_date: date | None = None,
     *,
     types: list[MatchType] | None = None,
     resolved: bool | None = None,
     page: int = 1,
     limit: int = 50,
 ) -> tuple[list[dict[str, Any]], int]:
-    """One page of non-matched results of the days (recon_date, id order) and their total."""
+    """One page of non-matched results of the days from `from_date` to `to_date` (either
+    bound open when None) in (recon_date, id) order, and their total."""
     r, d = reconciliation_results.c, discrepancy_resolutions.c
     wanted = types or [t for t in MatchType if t is not MatchType.MATCHED]
-    clauses = [
-        r.recon_date >= from_date,
-        r.recon_date <= to_date,
-        r.match_type.in_([t.value for t in wanted]),
-    ]
+    clauses = [r.match_type.in_([t.value for t in wanted])]
+    if from_date is not None:
+        clauses.append(r.recon_date >= from_date)
+    if to_date is not None:
+        clauses.append(r.recon_date <= to_date)
     if resolved is True:
         clauses.append(d.resolved.is_(True))
     elif resolved is False:

@@ -206,6 +206,27 @@ def test_discrepancies_filters_and_items(api: TestClient, stored: Engine) -> Non
     assert len(paged["data"]) == 1 and paged["meta"]["total_pages"] == 3
 
 
+@pytest.mark.parametrize(
+    ("params", "days"),
+    [
+        ({}, ["2026-03-10", "2026-03-11"]),  # no date: every day's, not today's alone
+        ({"from_date": "2026-03-11"}, ["2026-03-11"]),
+        ({"to_date": "2026-03-10"}, ["2026-03-10"]),
+        ({"to_date": "2026-03-09"}, []),
+    ],
+)
+def test_discrepancies_dates_are_bounds(
+    api: TestClient, stored: Engine, params: dict, days: list[str]
+) -> None:
+    body = api.get(f"{URL}/discrepancies", params={**params, "limit": 100}, headers=READER).json()
+    assert body["meta"]["total"] == 9 * len(days)
+    assert sorted({item["recon_date"] for item in body["data"]}) == days
+    unresolved = api.get(
+        f"{URL}/discrepancies", params={**params, "resolved": "false"}, headers=READER
+    ).json()
+    assert unresolved["meta"]["total"] == 9 * len(days)
+
+
 def test_resolution_is_kept_across_a_rerun(api: TestClient, stored: Engine, engine: Engine) -> None:
     params = {"from_date": "2026-03-10", "to_date": "2026-03-10", "type": "status"}
     (item,) = api.get(f"{URL}/discrepancies", params=params, headers=READER).json()["data"]
