@@ -50,6 +50,19 @@ class Resolution(BaseModel):
     resolved_at: UTCTime | None
 
 
+class ResultDetails(BaseModel):
+    """What a result's own figures do not show: a pair's paid amounts (an amount break can be
+    in them alone) and the seconds from its Vima record to its PayShack one; a duplicate's key
+    and how many rows it has on each side. Empty for a clean exact match and an orphan."""
+
+    vima_paid_amount: Money | None = None
+    payshack_paid_amount: Money | None = None
+    created_gap_seconds: int | None = None
+    key: str | None = None
+    vima_rows: int | None = None
+    payshack_rows: int | None = None
+
+
 class DiscrepancyItem(BaseModel):
     """One reconciliation result: a pair or an orphan of a day."""
 
@@ -75,6 +88,11 @@ class DiscrepancyItem(BaseModel):
                     "vima_status": "success",
                     "payshack_status": "success",
                     "discrepancy_key": "v:op_1001|p:PS1001",
+                    "details": {
+                        "vima_paid_amount": 1500.0,
+                        "payshack_paid_amount": 1450.0,
+                        "created_gap_seconds": 12,
+                    },
                     "resolution": None,
                     "created_at": "2026-11-02T06:10:00.000Z",
                 }
@@ -100,6 +118,7 @@ class DiscrepancyItem(BaseModel):
     vima_status: str | None
     payshack_status: str | None
     discrepancy_key: str
+    details: ResultDetails
     resolution: Resolution | None
     created_at: UTCTime
 

@@ -21,12 +21,14 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     ColumnElement,
     Date,
     DateTime,
     Dialect,
     Integer,
+    Numeric,
     Select,
     Text,
     case,
@@ -35,6 +37,7 @@ from sqlalchemy import (
     literal_column,
     select,
 )
+from sqlalchemy.types import TypeEngine
 
 from hub_core.queries.filters import TransactionFilters, transaction_clauses
 from hub_core.queries.reconciliation import DISCREPANCY_TYPES
@@ -106,8 +109,20 @@ RECONCILIATION_RESULT_COLUMNS: tuple[str, ...] = (
     "created_at",
 )
 RESOLUTION_COLUMNS: tuple[str, ...] = ("resolved", "resolved_by", "resolved_at", "note")
-RECONCILIATION_COLUMNS: tuple[str, ...] = RECONCILIATION_RESULT_COLUMNS + RESOLUTION_COLUMNS
-"""The reconciliation export's columns: the result, then its resolution (if any)."""
+DETAIL_COLUMNS: dict[str, tuple[str, TypeEngine[Any]]] = {
+    "vima_paid_amount": ("vima_paid_amount", Numeric()),
+    "payshack_paid_amount": ("payshack_paid_amount", Numeric()),
+    "created_gap_seconds": ("created_gap_seconds", BigInteger()),
+    "duplicate_vima_rows": ("vima_rows", BigInteger()),
+    "duplicate_payshack_rows": ("payshack_rows", BigInteger()),
+}
+"""The columns taken from a result's `details`: column -> (key in `details`, type). A pair's
+paid amounts (an amount break can be in them alone) and the seconds from its Vima record to
+its PayShack one; a duplicate key's rows on each side. Empty cells for the other results."""
+RECONCILIATION_COLUMNS: tuple[str, ...] = (
+    RECONCILIATION_RESULT_COLUMNS + RESOLUTION_COLUMNS + tuple(DETAIL_COLUMNS)
+)
+"""The reconciliation export's columns: the result, its resolution (if any), its details."""
 
 
 class ReconExportType(StrEnum):
@@ -207,6 +222,10 @@ def reconciliation_export_query(
         )
     )
     cells += [export_value(d.c[name], name) for name in RESOLUTION_COLUMNS[1:]]
+    cells += [
+        export_value(r.c.details[key].astext.cast(kind), name)
+        for name, (key, kind) in DETAIL_COLUMNS.items()
+    ]
     query = (
         select(*cells)
         .select_from(r.outerjoin(d, d.c.discrepancy_key == r.c.discrepancy_key))

@@ -66,6 +66,7 @@ def result_item(row: dict[str, Any]) -> dict[str, Any]:
         "vima_status": row["vima_status"],
         "payshack_status": row["payshack_status"],
         "discrepancy_key": row["discrepancy_key"],
+        "details": row["details"],
         "resolution": resolution,
         "created_at": row["created_at"],
     }

@@ -345,6 +345,17 @@ def test_export_gives_its_connection_back(
 # --- reconciliation ---------------------------------------------------------------------------
 
 
+DETAILS = {
+    MatchType.DISCREPANCY_AMOUNT: {
+        "vima_paid_amount": 100.1234,
+        "payshack_paid_amount": 99.5,
+        "created_gap_seconds": -16,
+    },
+    MatchType.DUPLICATE: {"key": "=op", "vima_rows": 2, "payshack_rows": 1},
+}
+"""What the reconciliation stores in `details`, by type (nothing for the others)."""
+
+
 @pytest.fixture
 def results(clean_db: Engine) -> list[dict[str, Any]]:
     """Results over three days, one of each match type a day, one resolved."""
@@ -370,6 +381,7 @@ def results(clean_db: Engine) -> list[dict[str, Any]]:
                     "amount_diff": Decimal("-5.2500"),
                     "vima_status": "success",
                     "payshack_status": "failed",
+                    "details": DETAILS.get(match_type, {}),
                 }
             )
     with clean_db.begin() as conn:
@@ -407,6 +419,16 @@ def test_reconciliation_export_of_a_day(
     assert row["note"] == 'refund, "manual"\nsecond line'
     assert row["client_operation_id"].startswith("'=op-")
     others = [r for r in rows if r is not row]
+    (dup,) = [r for r in rows if r["match_type"] == "duplicate"]
+    details = ("vima_paid_amount", "payshack_paid_amount", "created_gap_seconds")
+    if fmt == "csv":
+        assert [row[name] for name in details] == ["100.1234", "99.5", "-16"]
+        assert (dup["duplicate_vima_rows"], dup["duplicate_payshack_rows"]) == ("2", "1")
+        assert {dup[name] for name in details} == {""}
+    else:
+        assert [row[name] for name in details] == [100.1234, 99.5, -16]
+        assert (dup["duplicate_vima_rows"], dup["duplicate_payshack_rows"]) == (2, 1)
+        assert {dup[name] for name in details} == {None}
     if fmt == "csv":
         assert row["resolved"] == "true"
         assert {r["resolved"] for r in others} == {"false"}

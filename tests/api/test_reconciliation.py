@@ -227,6 +227,40 @@ def test_discrepancies_dates_are_bounds(
     assert unresolved["meta"]["total"] == 9 * len(days)
 
 
+def test_discrepancies_show_what_their_figures_do_not(api: TestClient, clean_db: Engine) -> None:
+    """An amount break in the paid amounts alone, and a duplicate's rows: `details` says so."""
+    paid, dup = _results(DAY, counts={"discrepancy_amount": 1, "duplicate": 1})
+    paid.update(vima_amount=Decimal(1200), payshack_amount=Decimal(1200), amount_diff=Decimal(0))
+    paid["details"] = {
+        "vima_paid_amount": 1200.0,
+        "payshack_paid_amount": 1195.0,
+        "created_gap_seconds": -16,
+    }
+    dup["details"] = {"key": "ord-7", "vima_rows": 2, "payshack_rows": 1}
+    with clean_db.begin() as conn:
+        conn.execute(insert(reconciliation_results), [paid, dup])
+    items = api.get(
+        f"{URL}/discrepancies", params={"from_date": "2026-03-10"}, headers=READER
+    ).json()["data"]
+    details = {item["match_status"]: item["details"] for item in items}
+    assert details["discrepancy_amount"] == {
+        "vima_paid_amount": 1200.0,
+        "payshack_paid_amount": 1195.0,
+        "created_gap_seconds": -16,
+        "key": None,
+        "vima_rows": None,
+        "payshack_rows": None,
+    }
+    assert details["duplicate"] == {
+        "vima_paid_amount": None,
+        "payshack_paid_amount": None,
+        "created_gap_seconds": None,
+        "key": "ord-7",
+        "vima_rows": 2,
+        "payshack_rows": 1,
+    }
+
+
 def test_resolution_is_kept_across_a_rerun(api: TestClient, stored: Engine, engine: Engine) -> None:
     params = {"from_date": "2026-03-10", "to_date": "2026-03-10", "type": "status"}
     (item,) = api.get(f"{URL}/discrepancies", params=params, headers=READER).json()["data"]
