@@ -7,14 +7,15 @@ side needs more), so the fault is the server's own; `reconcile_day` must fall ba
 without parallel workers and store exactly what the suite's ordinary server stores for the
 same day.
 
-Starting that server needs root (a mount namespace) and PostgreSQL's `initdb` and `postgres`:
-in CI their absence is a failure; elsewhere the test is skipped, saying why.
+Starting that server needs root (a mount namespace), a `postgres` user and PostgreSQL's `initdb`
+and `postgres`: in CI their absence is a failure; elsewhere the test is skipped, saying why.
 """
 
 from __future__ import annotations
 
 import glob
 import os
+import pwd
 import shutil
 import signal
 import subprocess
@@ -98,6 +99,10 @@ def small_shm_url() -> Iterator[str]:
     bindir = _bindir()
     if bindir is None or not shutil.which("unshare") or not shutil.which("setpriv"):
         _unavailable("needs PostgreSQL's initdb/postgres, unshare and setpriv")
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        _unavailable("needs a `postgres` user to run the server as (it refuses root)")
     home = Path(tempfile.mkdtemp(prefix="hub-small-shm-"))
     shutil.chown(home, "postgres", "postgres")
     as_postgres = ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--"]
