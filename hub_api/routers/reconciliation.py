@@ -57,7 +57,7 @@ class ResultDetails(BaseModel):
 
     vima_paid_amount: Money | None = None
     payshack_paid_amount: Money | None = None
-    created_gap_seconds: int | None = None
+    created_gap_seconds: int | float | None = None
     key: str | None = None
     vima_rows: int | None = None
     payshack_rows: int | None = None
