@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -130,9 +131,12 @@ def processes_running(module: str, parent: int | None = None) -> list[int]:
     return found
 
 
-def stop_process(process: subprocess.Popen, timeout: float = 30) -> None:
-    """Terminate a child process, killing it if it does not exit within `timeout` seconds."""
-    process.terminate()
+def stop_process(
+    process: subprocess.Popen, timeout: float = 30, sig: signal.Signals = signal.SIGTERM
+) -> None:
+    """Stop a child process with `sig` (SIGTERM unless told: a PostgreSQL's fast shutdown is
+    SIGINT), killing it if it does not exit within `timeout` seconds."""
+    process.send_signal(sig)
     try:
         process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:

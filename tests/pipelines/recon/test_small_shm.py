@@ -7,15 +7,14 @@ side needs more), so the fault is the server's own; `reconcile_day` must fall ba
 without parallel workers and store exactly what the suite's ordinary server stores for the
 same day.
 
-Starting that server needs root (a mount namespace), a `postgres` user and PostgreSQL's `initdb`
-and `postgres`: in CI their absence is a failure; elsewhere the test is skipped, saying why.
+Starting that server needs root (a mount namespace) and PostgreSQL's `initdb` and `postgres`:
+in CI their absence is a failure; elsewhere the test is skipped, saying why.
 """
 
 from __future__ import annotations
 
 import glob
 import os
-import pwd
 import shutil
 import signal
 import subprocess
@@ -25,14 +24,13 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import psycopg
 import pytest
 from sqlalchemy import Engine, text
 
-from hub_core import db, migrate
+from hub_core import db, devservices, migrate
 from hub_core.db import ensure_month_partitions
 from hub_pipelines.reconcile import ReconParams, ReconSummary, reconcile_day
-from tests.conftest import free_port, wait_for
+from tests.conftest import free_port, stop_process
 
 DAY = date(2026, 7, 14)
 PARAMS = ReconParams(projects=("p1",))
@@ -99,22 +97,20 @@ def small_shm_url() -> Iterator[str]:
     bindir = _bindir()
     if bindir is None or not shutil.which("unshare") or not shutil.which("setpriv"):
         _unavailable("needs PostgreSQL's initdb/postgres, unshare and setpriv")
-    try:
-        pwd.getpwnam("postgres")
-    except KeyError:
-        _unavailable("needs a `postgres` user to run the server as (it refuses root)")
     home = Path(tempfile.mkdtemp(prefix="hub-small-shm-"))
-    shutil.chown(home, "postgres", "postgres")
-    as_postgres = ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--"]
-    subprocess.run(
-        [*as_postgres, str(bindir / "initdb"), "-D", str(home / "data"), "-U", "postgres",
-         "--auth=trust", "--no-sync"],
-        check=True, capture_output=True, cwd=home,
-    )  # fmt: skip
+    data = home / "data"
+    # the user the embedded PostgreSQL runs as (PostgreSQL refuses root): `postgres`, else one
+    # created for it, as `make services` does
+    user = devservices._pg_system_user(data)
+    assert user is not None
+    shutil.chown(home, user, user)
+    initdb = [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"]
+    devservices._run_pg([*initdb, "--no-sync"], user, home, timeout=120)
     port = free_port()
     postgres = " ".join(
-        [*as_postgres, str(bindir / "postgres"), "-D", str(home / "data"), "-p", str(port),
-         "-k", str(home), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
+        ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups", "--",
+         str(bindir / "postgres"), "-D", str(data), "-p", str(port), "-k", str(home),
+         "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
          "-c", "min_parallel_table_scan_size=0"]
     )  # fmt: skip
     # unshare and sh exec: the process is the postmaster, in a mount namespace of its own
@@ -125,28 +121,17 @@ def small_shm_url() -> Iterator[str]:
     )  # fmt: skip
     url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/hub_small_shm"
     try:
-        wait_for(lambda: _answers(port, server), timeout=30, what="the small-shm PostgreSQL")
+        if not devservices.wait_ready(
+            devservices.pg_status, devservices.Server("127.0.0.1", port), timeout=30
+        ):
+            server.kill()
+            pytest.fail(f"the small-shm PostgreSQL did not start: {server.communicate()[1]!r}")
         migrate.upgrade(url)
         yield url
     finally:
         db.get_engine(url).dispose()
-        server.send_signal(signal.SIGINT)  # fast shutdown
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_process(server, sig=signal.SIGINT)  # fast shutdown
         shutil.rmtree(home, ignore_errors=True)
-
-
-def _answers(port: int, server: subprocess.Popen) -> bool:
-    if server.poll() is not None:
-        raise RuntimeError(f"the server exited: {server.stderr.read().decode()[-2000:]}")
-    try:
-        psycopg.connect(f"host=127.0.0.1 port={port} user=postgres dbname=postgres").close()
-    except psycopg.OperationalError:
-        return False
-    return True
 
 
 def _load_and_reconcile(engine: Engine) -> tuple[ReconSummary, list[tuple]]:
